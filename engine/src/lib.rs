@@ -5,6 +5,7 @@
 //! disk.
 #![deny(missing_docs)]
 
+pub mod batch;
 pub mod config;
 pub mod error;
 pub mod io;
