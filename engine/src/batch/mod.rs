@@ -30,6 +30,8 @@ mod record;
 mod validate;
 mod varint;
 
+#[cfg(test)]
+mod tests;
 
 pub use builder::RecordBatchBuilder;
 pub use codec::{
