@@ -143,6 +143,7 @@ impl RecordBatchBuilder {
     }
 
     /// The codec for the records section.
+    #[must_use = "builder methods return the updated builder"]
     pub fn compression(mut self, compression: Compression) -> Self {
         self.compression = compression;
         self
@@ -150,6 +151,7 @@ impl RecordBatchBuilder {
 
     /// Producer id, epoch and the sequence of the first record (idempotent/transactional
     /// producers; the defaults are −1).
+    #[must_use = "builder methods return the updated builder"]
     pub fn producer(mut self, producer_id: i64, producer_epoch: i16, base_sequence: i32) -> Self {
         self.producer_id = producer_id;
         self.producer_epoch = producer_epoch;
@@ -158,24 +160,28 @@ impl RecordBatchBuilder {
     }
 
     /// Marks the batch as part of a transaction.
+    #[must_use = "builder methods return the updated builder"]
     pub fn transactional(mut self, transactional: bool) -> Self {
         self.transactional = transactional;
         self
     }
 
     /// Marks the batch as a control batch (only end-transaction markers use this).
+    #[must_use = "builder methods return the updated builder"]
     pub(crate) fn control(mut self, control: bool) -> Self {
         self.control = control;
         self
     }
 
     /// The base offset to write (a leader overwrites it on append).
+    #[must_use = "builder methods return the updated builder"]
     pub fn base_offset(mut self, base_offset: i64) -> Self {
         self.base_offset = base_offset;
         self
     }
 
     /// The partition leader epoch to write (a leader overwrites it on append).
+    #[must_use = "builder methods return the updated builder"]
     pub fn partition_leader_epoch(mut self, epoch: i32) -> Self {
         self.partition_leader_epoch = epoch;
         self
@@ -183,6 +189,7 @@ impl RecordBatchBuilder {
 
     /// The timestamp type bit. With LogAppendTime, `maxTimestamp` is still the largest appended
     /// timestamp; a leader stamps its own clock with [`super::set_log_append_time`].
+    #[must_use = "builder methods return the updated builder"]
     pub fn timestamp_type(mut self, timestamp_type: TimestampType) -> Self {
         self.timestamp_type = timestamp_type;
         self

@@ -1,6 +1,7 @@
 //! The compression codec named by a batch's attribute bits 0–2.
 
 use std::fmt;
+use std::str::FromStr;
 
 use crate::error::BatchError;
 
@@ -55,7 +56,7 @@ impl Compression {
     }
 
     /// Parses Kafka's codec name, ignoring ASCII case and surrounding blanks. `None` for an
-    /// unknown name.
+    /// unknown name (see also the [`FromStr`] impl, which reports an error instead).
     pub fn parse(s: &str) -> Option<Compression> {
         let s = s.trim();
         Compression::ALL.into_iter().find(|c| c.name().eq_ignore_ascii_case(s))
@@ -65,6 +66,26 @@ impl Compression {
 impl fmt::Display for Compression {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
+    }
+}
+
+/// The error of `str::parse::<Compression>()`: the name is not a Kafka codec.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownCompressionName(pub String);
+
+impl fmt::Display for UnknownCompressionName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "unknown compression type {:?} (expected none, gzip, snappy, lz4 or zstd)", self.0)
+    }
+}
+
+impl std::error::Error for UnknownCompressionName {}
+
+impl FromStr for Compression {
+    type Err = UnknownCompressionName;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Compression::parse(s).ok_or_else(|| UnknownCompressionName(s.to_owned()))
     }
 }
 
@@ -85,5 +106,8 @@ mod tests {
             assert_eq!(err, BatchError::UnknownCompression(id));
         }
         assert_eq!(Compression::parse("brotli"), None);
+        assert_eq!(" ZSTD ".parse::<Compression>(), Ok(Compression::Zstd));
+        let err = "brotli".parse::<Compression>().unwrap_err();
+        assert!(err.to_string().contains("brotli"));
     }
 }

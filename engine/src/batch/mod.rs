@@ -38,7 +38,7 @@ pub use codec::{
     MAX_COMPRESSION_RATIO, MAX_DECOMPRESSED_SIZE, MIN_DECOMPRESSION_LIMIT, compress, decompress,
     decompression_limit,
 };
-pub use compression::Compression;
+pub use compression::{Compression, UnknownCompressionName};
 pub use control::{
     CONTROL_KEY_SIZE, CONTROL_KEY_VERSION, ControlRecord, ControlType, END_TXN_MARKER_VALUE_SIZE,
     END_TXN_MARKER_VERSION, EndTxnMarker,

@@ -142,7 +142,9 @@ pub(crate) fn read_record<'r>(reader: &mut Reader<'r>) -> Result<RawRecord<'r>, 
     if header_count < 0 {
         return Err(BatchError::InvalidRecord(format!("negative header count {header_count}")));
     }
-    let header_bytes = r.clone();
+    // Everything after the count must be exactly `header_count` well-formed headers; walk them
+    // once now so that collecting them later cannot fail.
+    let header_bytes = r.rest();
     let mut headers = HeaderIter { reader: r, remaining: header_count as u32 };
     for header in &mut headers {
         header?;
@@ -151,7 +153,6 @@ pub(crate) fn read_record<'r>(reader: &mut Reader<'r>) -> Result<RawRecord<'r>, 
     if left != 0 {
         return Err(BatchError::InvalidRecord(format!("{left} bytes left over inside a {len}-byte record")));
     }
-    let all = header_bytes.rest();
     Ok(RawRecord {
         attributes,
         timestamp_delta,
@@ -159,7 +160,7 @@ pub(crate) fn read_record<'r>(reader: &mut Reader<'r>) -> Result<RawRecord<'r>, 
         key,
         value,
         header_count: header_count as u32,
-        headers: all,
+        headers: header_bytes,
     })
 }
 
