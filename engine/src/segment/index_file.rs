@@ -538,4 +538,15 @@ pub(crate) mod test_support {
             .map(|v| v.as_i64().expect("base offset"))
             .collect()
     }
+
+    /// Base offsets of a manifest's active segments.
+    pub(crate) fn active_segments(manifest: &serde_json::Value) -> Vec<i64> {
+        manifest["segments"]
+            .as_array()
+            .expect("segments")
+            .iter()
+            .filter(|s| s["active"].as_bool() == Some(true))
+            .map(|s| s["base_offset"].as_i64().expect("base offset"))
+            .collect()
+    }
 }
