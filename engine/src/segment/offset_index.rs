@@ -183,7 +183,11 @@ impl OffsetIndex {
     /// The first entry whose position is `>= fetch_start_position + fetch_size`: an offset
     /// certainly past a fetch of `fetch_size` bytes from that position (not necessarily the
     /// smallest such offset). `None` if no entry is that far.
-    pub fn fetch_upper_bound_offset(&self, fetch_start_position: u32, fetch_size: u32) -> Option<OffsetPosition> {
+    pub fn fetch_upper_bound_offset(
+        &self,
+        fetch_start_position: u32,
+        fetch_size: u32,
+    ) -> Option<OffsetPosition> {
         let target = i64::from(fetch_start_position) + i64::from(fetch_size);
         self.file
             .search(target, |e| i64::from(physical(e)), Bound::SmallestUpperBound)
@@ -316,7 +320,6 @@ impl OffsetIndex {
     }
 }
 
-
 /// Ports of Kafka's `OffsetIndexTest`, plus the file-length rules and the fixtures.
 #[cfg(test)]
 mod tests {
@@ -349,7 +352,10 @@ mod tests {
     }
 
     fn assert_corrupt(r: Result<()>) {
-        assert!(matches!(r, Err(Error::Storage(StorageError::Corrupt { .. }))), "expected Corrupt, got {r:?}");
+        assert!(
+            matches!(r, Err(Error::Storage(StorageError::Corrupt { .. }))),
+            "expected Corrupt, got {r:?}"
+        );
     }
 
     #[test]
@@ -754,7 +760,8 @@ mod tests {
                 for n in 0..index.entries() {
                     let e = index.entry(n).unwrap();
                     let batch = batches.iter().find(|b| b.0 == base && b.1 == u64::from(e.position));
-                    let batch = batch.unwrap_or_else(|| panic!("{name}/{base}: {e:?} is not at a batch start"));
+                    let batch =
+                        batch.unwrap_or_else(|| panic!("{name}/{base}: {e:?} is not at a batch start"));
                     assert_eq!(batch.2, e.offset, "{name}/{base}: entry {n} maps a batch's last offset");
                     assert_eq!(index.lookup(e.offset), e);
                 }

@@ -85,7 +85,8 @@ impl TimeIndex {
             writable,
             prefer_map,
         )?;
-        let mut index = TimeIndex { file, last_entry: TimestampOffset { timestamp: NO_TIMESTAMP, offset: 0 } };
+        let mut index =
+            TimeIndex { file, last_entry: TimestampOffset { timestamp: NO_TIMESTAMP, offset: 0 } };
         index.last_entry = index.last_entry_from_file();
         Ok(index)
     }
@@ -348,7 +349,10 @@ mod tests {
     }
 
     fn assert_corrupt(r: Result<()>) {
-        assert!(matches!(r, Err(Error::Storage(StorageError::Corrupt { .. }))), "expected Corrupt, got {r:?}");
+        assert!(
+            matches!(r, Err(Error::Storage(StorageError::Corrupt { .. }))),
+            "expected Corrupt, got {r:?}"
+        );
     }
 
     #[test]
@@ -580,7 +584,10 @@ mod tests {
         idx.maybe_append(5, BASE_OFFSET, false).unwrap();
         assert!(idx.delete().unwrap());
         assert!(!renamed.exists());
-        assert!(matches!(idx.maybe_append(6, BASE_OFFSET + 1, false), Err(Error::Storage(StorageError::Closed(_)))));
+        assert!(matches!(
+            idx.maybe_append(6, BASE_OFFSET + 1, false),
+            Err(Error::Storage(StorageError::Closed(_)))
+        ));
         assert_eq!(idx.lookup(6), to(NO_TIMESTAMP, BASE_OFFSET));
     }
 
@@ -611,7 +618,10 @@ mod tests {
                 let segment: Vec<_> = batches.iter().filter(|b| b.0 == base).collect();
                 for n in 0..index.entries() {
                     let e = index.entry(n).unwrap();
-                    assert!(segment.iter().any(|b| b.2 == e.offset), "{name}/{base}: {e:?} is not a batch end");
+                    assert!(
+                        segment.iter().any(|b| b.2 == e.offset),
+                        "{name}/{base}: {e:?} is not a batch end"
+                    );
                     let running_max = segment.iter().filter(|b| b.2 <= e.offset).map(|b| b.3).max().unwrap();
                     assert_eq!(e.timestamp, running_max, "{name}/{base}: entry {n}");
                     assert_eq!(index.lookup(e.timestamp), e);

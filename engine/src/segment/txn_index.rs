@@ -112,7 +112,11 @@ impl TransactionIndex {
     /// Opens the transaction index at `path` for the segment starting at `base_offset`. A missing
     /// file is an empty index (the file is created by the first append). The last entry's last
     /// offset is read back so that appends keep increasing.
-    pub fn open(io: Arc<dyn IoBackend>, path: impl Into<PathBuf>, base_offset: i64) -> Result<TransactionIndex> {
+    pub fn open(
+        io: Arc<dyn IoBackend>,
+        path: impl Into<PathBuf>,
+        base_offset: i64,
+    ) -> Result<TransactionIndex> {
         let path = path.into();
         let file = match io.open(&path, OpenMode::ReadWrite) {
             Ok(f) => Some(f),
@@ -275,7 +279,11 @@ impl TransactionIndex {
     /// (`last_offset >= fetch_offset && first_offset < upper_bound_offset`), exactly as Kafka:
     /// the scan stops, complete, after the first entry whose last stable offset is
     /// `>= upper_bound_offset`.
-    pub fn collect_aborted_txns(&self, fetch_offset: i64, upper_bound_offset: i64) -> Result<TxnIndexSearchResult> {
+    pub fn collect_aborted_txns(
+        &self,
+        fetch_offset: i64,
+        upper_bound_offset: i64,
+    ) -> Result<TxnIndexSearchResult> {
         let mut result = TxnIndexSearchResult::default();
         self.scan(|_, txn| {
             if txn.last_offset >= fetch_offset && txn.first_offset < upper_bound_offset {
@@ -420,7 +428,10 @@ mod tests {
     }
 
     fn assert_corrupt<T: std::fmt::Debug>(r: Result<T>) {
-        assert!(matches!(r, Err(Error::Storage(StorageError::Corrupt { .. }))), "expected Corrupt, got {r:?}");
+        assert!(
+            matches!(r, Err(Error::Storage(StorageError::Corrupt { .. }))),
+            "expected Corrupt, got {r:?}"
+        );
     }
 
     #[test]
@@ -627,7 +638,8 @@ mod tests {
     fn scans_cross_read_chunks() {
         let (_dir, path, mut index) = new_index(1000);
         let n = SCAN_CHUNK_ENTRIES as i64 * 2 + 17;
-        let all: Vec<_> = (0..n).map(|i| txn(i, 1000 + 10 * i, 1000 + 10 * i + 5, 1000 + 10 * i + 6)).collect();
+        let all: Vec<_> =
+            (0..n).map(|i| txn(i, 1000 + 10 * i, 1000 + 10 * i + 5, 1000 + 10 * i + 6)).collect();
         for t in &all {
             index.append(t).unwrap();
         }
@@ -689,7 +701,8 @@ mod tests {
         }
         assert_eq!(total, expected.len());
         // The segment of the transaction that spans the roll: the fetch [120, 153) sees it.
-        let index = TransactionIndex::open(io(), dir.path().join(segment_file(120, "txnindex")), 120).unwrap();
+        let index =
+            TransactionIndex::open(io(), dir.path().join(segment_file(120, "txnindex")), 120).unwrap();
         let r = index.collect_aborted_txns(120, 153).unwrap();
         assert_eq!(r.aborted.first().map(|t| (t.producer_id, t.first_offset)), Some((8, 32)));
         assert_eq!(r.aborted.len(), 3);
