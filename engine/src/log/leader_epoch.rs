@@ -131,6 +131,27 @@ impl LeaderEpochCache {
         Ok(changed)
     }
 
+    /// [`LeaderEpochCache::assign`] for many entries in order, with one checkpoint write at the
+    /// end (for recovery, which replays every batch's epoch). All entries are checked before any
+    /// is applied. Returns whether the history changed.
+    pub fn assign_all(&mut self, entries: impl IntoIterator<Item = EpochEntry>) -> Result<bool> {
+        let entries: Vec<EpochEntry> = entries.into_iter().collect();
+        if let Some(bad) = entries.iter().find(|e| e.epoch < 0 || e.start_offset < 0) {
+            return Err(Error::InvalidRequest(format!(
+                "invalid leader epoch entry: epoch {}, start offset {}",
+                bad.epoch, bad.start_offset
+            )));
+        }
+        let mut changed = false;
+        for entry in entries {
+            changed |= self.apply_assign(entry);
+        }
+        if changed {
+            self.persist()?;
+        }
+        Ok(changed)
+    }
+
     fn apply_assign(&mut self, entry: EpochEntry) -> bool {
         let needed =
             self.latest_entry().is_none_or(|l| entry.epoch != l.epoch || entry.start_offset < l.start_offset);
@@ -597,6 +618,19 @@ mod tests {
     }
 
     #[test]
+    fn assign_all_applies_the_rules_and_writes_once() {
+        let (dir, mut cache) = new_cache();
+        let path = dir.path().join(LEADER_EPOCH_CHECKPOINT);
+        let replay = [e(0, 0), e(0, 1), e(1, 5), e(1, 6), e(3, 9), e(2, 9)];
+        assert!(cache.assign_all(replay).unwrap());
+        assert_eq!(cache.entries(), [e(0, 0), e(1, 5), e(2, 9)]);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "0\n3\n0 0\n1 5\n2 9\n");
+        assert!(!cache.assign_all([e(2, 10), e(2, 11)]).unwrap(), "same epoch, later offsets");
+        assert!(matches!(cache.assign_all([e(4, 20), e(5, -1)]), Err(Error::InvalidRequest(_))));
+        assert_eq!(cache.latest_epoch(), Some(2), "nothing applied when one entry is invalid");
+    }
+
+    #[test]
     fn negative_assignments_are_refused() {
         let (_dir, mut cache) = new_cache();
         assert!(matches!(cache.assign(-1, 0), Err(Error::InvalidRequest(_))));
@@ -643,6 +677,13 @@ mod tests {
         assert!(!cache.is_dirty());
         let again = LeaderEpochCache::open(io(), sub.join(LEADER_EPOCH_CHECKPOINT)).unwrap();
         assert_eq!(again.entries(), [e(0, 0), e(1, 10)]);
+    }
+
+    #[test]
+    fn cache_is_send_and_sync() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<LeaderEpochCache>();
+        assert_send_sync::<crate::log::checkpoint::OffsetCheckpointFile>();
     }
 
     #[test]

@@ -38,6 +38,15 @@ pub(crate) enum Bound {
     SmallestUpperBound,
 }
 
+/// What kind of index a file holds: its name in messages and its entry size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Layout {
+    /// What messages call the index ("offset index", "time index").
+    pub(crate) kind: &'static str,
+    /// Bytes per entry.
+    pub(crate) entry_size: usize,
+}
+
 /// Where the entry bytes live.
 #[derive(Debug)]
 enum Storage {
@@ -67,7 +76,7 @@ pub(crate) struct IndexFile {
     path: PathBuf,
     file: Option<Arc<dyn IoFile>>,
     storage: Storage,
-    /// What the messages call this index ("offset index", "time index").
+    /// What messages call this index ("offset index", "time index").
     kind: &'static str,
     base_offset: i64,
     entry_size: usize,
@@ -96,17 +105,16 @@ impl IndexFile {
     /// Existing entries are `length / entry_size`. A writable index is resized to
     /// `max_index_size` rounded down to whole entries (never below its existing entries) and
     /// mapped; a read-only one must exist and is mapped at its length.
-    #[allow(clippy::too_many_arguments)]
     pub(crate) fn open(
         io: Arc<dyn IoBackend>,
         path: PathBuf,
-        kind: &'static str,
+        layout: Layout,
         base_offset: i64,
-        entry_size: usize,
         max_index_size: u32,
         writable: bool,
         prefer_map: bool,
     ) -> Result<IndexFile> {
+        let Layout { kind, entry_size } = layout;
         if writable && (max_index_size as usize) < entry_size {
             return Err(Error::InvalidConfig {
                 key: "segment.index.bytes".to_string(),
@@ -461,11 +469,13 @@ impl IndexFile {
 /// directory fixtures with their manifests.
 #[cfg(test)]
 pub(crate) mod test_support {
+    use std::io;
     use std::path::{Path, PathBuf};
     use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
 
-    use crate::io::IoBackend;
     use crate::io::std_backend::StdBackend;
+    use crate::io::{DirEntry, DirLock, FileType, IoBackend, IoFile, IoKind, MappedRegion, OpenMode};
 
     pub(crate) fn io() -> Arc<dyn IoBackend> {
         Arc::new(StdBackend::default())
@@ -548,5 +558,92 @@ pub(crate) mod test_support {
             .filter(|s| s["active"].as_bool() == Some(true))
             .map(|s| s["base_offset"].as_i64().expect("base offset"))
             .collect()
+    }
+
+    /// A backend whose files can be told to fail `set_len` or `map`, to test the recovery paths
+    /// of a resize.
+    #[derive(Debug, Default)]
+    pub(crate) struct FlakyBackend {
+        inner: StdBackend,
+        pub(crate) fail_set_len: Arc<AtomicBool>,
+        pub(crate) fail_map: Arc<AtomicBool>,
+    }
+
+    #[derive(Debug)]
+    struct FlakyFile {
+        inner: Arc<dyn IoFile>,
+        fail_set_len: Arc<AtomicBool>,
+        fail_map: Arc<AtomicBool>,
+    }
+
+    fn injected() -> io::Error {
+        io::Error::other("injected failure")
+    }
+
+    impl IoFile for FlakyFile {
+        fn path(&self) -> &Path {
+            self.inner.path()
+        }
+        fn read_at(&self, buf: &mut [u8], pos: u64) -> io::Result<usize> {
+            self.inner.read_at(buf, pos)
+        }
+        fn write_all_at(&self, buf: &[u8], pos: u64) -> io::Result<()> {
+            self.inner.write_all_at(buf, pos)
+        }
+        fn sync_data(&self) -> io::Result<()> {
+            self.inner.sync_data()
+        }
+        fn sync_all(&self) -> io::Result<()> {
+            self.inner.sync_all()
+        }
+        fn len(&self) -> io::Result<u64> {
+            self.inner.len()
+        }
+        fn set_len(&self, len: u64) -> io::Result<()> {
+            if self.fail_set_len.load(Ordering::SeqCst) { Err(injected()) } else { self.inner.set_len(len) }
+        }
+        fn map(&self, len: usize) -> io::Result<Box<dyn MappedRegion>> {
+            if self.fail_map.load(Ordering::SeqCst) { Err(injected()) } else { self.inner.map(len) }
+        }
+        fn raw_fd(&self) -> Option<i32> {
+            self.inner.raw_fd()
+        }
+    }
+
+    impl IoBackend for FlakyBackend {
+        fn kind(&self) -> IoKind {
+            IoKind::Fault
+        }
+        fn open(&self, path: &Path, mode: OpenMode) -> io::Result<Arc<dyn IoFile>> {
+            Ok(Arc::new(FlakyFile {
+                inner: self.inner.open(path, mode)?,
+                fail_set_len: self.fail_set_len.clone(),
+                fail_map: self.fail_map.clone(),
+            }))
+        }
+        fn create_dir_all(&self, path: &Path) -> io::Result<()> {
+            self.inner.create_dir_all(path)
+        }
+        fn remove_dir(&self, path: &Path) -> io::Result<()> {
+            self.inner.remove_dir(path)
+        }
+        fn remove_file(&self, path: &Path) -> io::Result<()> {
+            self.inner.remove_file(path)
+        }
+        fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+            self.inner.rename(from, to)
+        }
+        fn sync_dir(&self, path: &Path) -> io::Result<()> {
+            self.inner.sync_dir(path)
+        }
+        fn read_dir(&self, path: &Path) -> io::Result<Vec<DirEntry>> {
+            self.inner.read_dir(path)
+        }
+        fn metadata(&self, path: &Path) -> io::Result<Option<FileType>> {
+            self.inner.metadata(path)
+        }
+        fn lock_dir(&self, dir: &Path) -> io::Result<Box<dyn DirLock>> {
+            self.inner.lock_dir(dir)
+        }
     }
 }

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use crate::error::{Error, Result};
 use crate::io::IoBackend;
 
-use super::index_file::{Bound, IndexFile};
+use super::index_file::{Bound, IndexFile, Layout};
 
 /// Size of one offset index entry in bytes.
 pub const OFFSET_INDEX_ENTRY_SIZE: usize = 8;
@@ -72,16 +72,8 @@ impl OffsetIndex {
         writable: bool,
         prefer_map: bool,
     ) -> Result<OffsetIndex> {
-        let file = IndexFile::open(
-            io,
-            path,
-            "offset index",
-            base_offset,
-            OFFSET_INDEX_ENTRY_SIZE,
-            max_index_size,
-            writable,
-            prefer_map,
-        )?;
+        let layout = Layout { kind: "offset index", entry_size: OFFSET_INDEX_ENTRY_SIZE };
+        let file = IndexFile::open(io, path, layout, base_offset, max_index_size, writable, prefer_map)?;
         let mut index = OffsetIndex { file, last_offset: base_offset };
         index.last_offset = index.last_entry().offset;
         Ok(index)
@@ -232,7 +224,8 @@ impl OffsetIndex {
     }
 
     /// Removes every entry whose offset is `>= offset`; an offset past the last entry changes
-    /// nothing.
+    /// nothing. Like every mutation it needs a writable index: a rolled segment that becomes
+    /// active again (log truncation) is reopened writable first.
     pub fn truncate_to(&mut self, offset: i64) -> Result<()> {
         let keep = self.file.count_below(offset, self.key_of());
         self.truncate_to_entries(keep)
@@ -244,26 +237,38 @@ impl OffsetIndex {
     }
 
     fn truncate_to_entries(&mut self, n: usize) -> Result<()> {
-        self.file.truncate_to_entries(n)?;
+        let result = self.file.truncate_to_entries(n);
+        self.refresh_last_offset();
+        result
+    }
+
+    /// Re-reads the cached last offset after the entries changed (or the index closed itself
+    /// after a failed remap).
+    fn refresh_last_offset(&mut self) {
         self.last_offset = self.last_entry().offset;
-        Ok(())
     }
 
     /// Removes every entry and resizes the file back to `max_index_size` (segment recovery).
     pub fn reset(&mut self) -> Result<()> {
         self.truncate()?;
-        self.file.resize(self.file.max_index_size()).map(|_| ())
+        let result = self.file.resize(self.file.max_index_size()).map(|_| ());
+        self.refresh_last_offset();
+        result
     }
 
     /// Resizes the file to `new_size` bytes rounded down to whole entries; `Ok(false)` if that is
     /// its size already. Refuses to drop valid entries.
     pub fn resize(&mut self, new_size: u32) -> Result<bool> {
-        self.file.resize(new_size)
+        let result = self.file.resize(new_size);
+        self.refresh_last_offset();
+        result
     }
 
     /// Shrinks the file to its valid entries (at roll and close).
     pub fn trim_to_valid_size(&mut self) -> Result<()> {
-        self.file.trim_to_valid_size()
+        let result = self.file.trim_to_valid_size();
+        self.refresh_last_offset();
+        result
     }
 
     /// Makes the entries durable (`msync`).
@@ -305,12 +310,16 @@ impl OffsetIndex {
 
     /// Trims a writable index to its valid entries and releases the map and the file.
     pub fn close(&mut self) -> Result<()> {
-        self.file.close()
+        let result = self.file.close();
+        self.refresh_last_offset();
+        result
     }
 
     /// Releases the map and removes the file; `false` if it did not exist.
     pub fn delete(&mut self) -> Result<bool> {
-        self.file.delete()
+        let result = self.file.delete();
+        self.refresh_last_offset();
+        result
     }
 
     /// Renames the file (for the `.deleted`, `.cleaned` and `.swap` suffixes). The index stays
@@ -736,6 +745,46 @@ mod tests {
         assert_eq!(copy.lookup(9), op(9, 90));
         copy.flush().unwrap();
         copy.sanity_check().unwrap();
+    }
+
+    #[test]
+    fn failed_resize_keeps_the_entries_or_closes_the_index() {
+        use std::sync::atomic::Ordering;
+
+        use crate::segment::index_file::test_support::FlakyBackend;
+
+        let dir = tempfile::tempdir().unwrap();
+        let flaky = Arc::new(FlakyBackend::default());
+        let (fail_set_len, fail_map) = (flaky.fail_set_len.clone(), flaky.fail_map.clone());
+        let mut idx = OffsetIndex::open(flaky, dir.path().join("f.index"), 0, 80, true).unwrap();
+        idx.append(4, 40).unwrap();
+        idx.append(8, 80).unwrap();
+
+        // set_len fails after the map was dropped: the file is mapped again at its length.
+        fail_set_len.store(true, Ordering::SeqCst);
+        assert!(matches!(idx.trim_to_valid_size(), Err(Error::Storage(StorageError::Io { .. }))));
+        assert_eq!(idx.entries(), 2);
+        assert_eq!(idx.max_entries(), 10);
+        assert_eq!(idx.lookup(9), op(8, 80));
+        idx.append(12, 120).unwrap();
+        fail_set_len.store(false, Ordering::SeqCst);
+
+        // Mapping fails for good: the index closes itself and answers the safe lower bound.
+        fail_map.store(true, Ordering::SeqCst);
+        assert!(idx.resize(160).is_err());
+        assert_eq!(idx.entries(), 0);
+        assert_eq!(idx.last_offset(), 0);
+        assert_eq!(idx.lookup(9), op(0, 0));
+        assert_eq!(idx.fetch_upper_bound_offset(0, 1), None);
+        assert!(matches!(idx.append(20, 200), Err(Error::Storage(StorageError::Closed(_)))));
+    }
+
+    #[test]
+    fn indexes_are_send_and_sync() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<OffsetIndex>();
+        assert_send_sync::<crate::segment::TimeIndex>();
+        assert_send_sync::<crate::segment::TransactionIndex>();
     }
 
     #[test]

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use crate::error::{Error, Result};
 use crate::io::IoBackend;
 
-use super::index_file::{Bound, IndexFile};
+use super::index_file::{Bound, IndexFile, Layout};
 
 /// Size of one time index entry in bytes.
 pub const TIME_INDEX_ENTRY_SIZE: usize = 12;
@@ -75,16 +75,8 @@ impl TimeIndex {
         writable: bool,
         prefer_map: bool,
     ) -> Result<TimeIndex> {
-        let file = IndexFile::open(
-            io,
-            path,
-            "time index",
-            base_offset,
-            TIME_INDEX_ENTRY_SIZE,
-            max_index_size,
-            writable,
-            prefer_map,
-        )?;
+        let layout = Layout { kind: "time index", entry_size: TIME_INDEX_ENTRY_SIZE };
+        let file = IndexFile::open(io, path, layout, base_offset, max_index_size, writable, prefer_map)?;
         let mut index =
             TimeIndex { file, last_entry: TimestampOffset { timestamp: NO_TIMESTAMP, offset: 0 } };
         index.last_entry = index.last_entry_from_file();
@@ -224,7 +216,7 @@ impl TimeIndex {
     }
 
     /// Removes every entry whose offset is `>= offset`; an offset past the last entry changes
-    /// nothing.
+    /// nothing. Like every mutation it needs a writable index.
     pub fn truncate_to(&mut self, offset: i64) -> Result<()> {
         let base = self.file.base_offset();
         let keep = self.file.count_below(offset, |e| base + i64::from(relative(e)));
@@ -237,28 +229,38 @@ impl TimeIndex {
     }
 
     fn truncate_to_entries(&mut self, n: usize) -> Result<()> {
-        self.file.truncate_to_entries(n)?;
+        let result = self.file.truncate_to_entries(n);
+        self.refresh_last_entry();
+        result
+    }
+
+    /// Re-reads the cached last entry after the entries changed (or the index closed itself
+    /// after a failed remap).
+    fn refresh_last_entry(&mut self) {
         self.last_entry = self.last_entry_from_file();
-        Ok(())
     }
 
     /// Removes every entry and resizes the file back to `max_index_size` (segment recovery).
     pub fn reset(&mut self) -> Result<()> {
         self.truncate()?;
-        self.file.resize(self.file.max_index_size()).map(|_| ())
+        let result = self.file.resize(self.file.max_index_size()).map(|_| ());
+        self.refresh_last_entry();
+        result
     }
 
     /// Resizes the file to `new_size` bytes rounded down to whole entries; `Ok(false)` if that is
     /// its size already. Refuses to drop valid entries.
     pub fn resize(&mut self, new_size: u32) -> Result<bool> {
-        let changed = self.file.resize(new_size)?;
-        self.last_entry = self.last_entry_from_file();
-        Ok(changed)
+        let result = self.file.resize(new_size);
+        self.refresh_last_entry();
+        result
     }
 
     /// Shrinks the file to its valid entries (at roll and close).
     pub fn trim_to_valid_size(&mut self) -> Result<()> {
-        self.file.trim_to_valid_size()
+        let result = self.file.trim_to_valid_size();
+        self.refresh_last_entry();
+        result
     }
 
     /// Makes the entries durable (`msync`).
@@ -294,14 +296,14 @@ impl TimeIndex {
     /// Trims a writable index to its valid entries and releases the map and the file.
     pub fn close(&mut self) -> Result<()> {
         let result = self.file.close();
-        self.last_entry = self.last_entry_from_file();
+        self.refresh_last_entry();
         result
     }
 
     /// Releases the map and removes the file; `false` if it did not exist.
     pub fn delete(&mut self) -> Result<bool> {
         let result = self.file.delete();
-        self.last_entry = self.last_entry_from_file();
+        self.refresh_last_entry();
         result
     }
 

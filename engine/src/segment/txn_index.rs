@@ -121,6 +121,15 @@ impl TransactionIndex {
         let file = match io.open(&path, OpenMode::ReadWrite) {
             Ok(f) => Some(f),
             Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            // A read-only directory (an inspection tool): reads work, appends will fail.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem
+                ) =>
+            {
+                Some(io.open(&path, OpenMode::Read).map_err(|e| StorageError::io("open", &path, e))?)
+            }
             Err(e) => return Err(StorageError::io("open", &path, e).into()),
         };
         let mut index = TransactionIndex {
