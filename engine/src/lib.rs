@@ -9,7 +9,9 @@ pub mod batch;
 pub mod config;
 pub mod error;
 pub mod io;
+pub mod log;
 mod mmap;
+pub mod segment;
 
 pub use config::{Durability, EngineConfig, TimestampType, TopicConfig};
 pub use error::{BatchError, Error, ErrorCode, ProducerError, Result, StorageError};
