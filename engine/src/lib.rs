@@ -9,6 +9,7 @@ pub mod config;
 pub mod error;
 pub mod io;
 mod mmap;
+pub mod producer;
 
 pub use config::{Durability, EngineConfig, TimestampType, TopicConfig};
 pub use error::{BatchError, Error, ErrorCode, ProducerError, Result, StorageError};
