@@ -36,13 +36,20 @@
 //! - [`manager`]: the per-partition manager tying them together;
 //! - [`snapshot`]: the `.snapshot` file format.
 
+pub mod append_info;
 pub mod batch;
 pub mod entry;
+pub mod manager;
 pub mod snapshot;
+pub mod txn;
+pub mod verification;
 
+pub use append_info::ProducerAppendInfo;
 pub use batch::{AppendOrigin, BatchInfo, CompletedTxn, ControlMarker, OngoingTxn};
 pub use entry::{BatchMetadata, ProducerStateEntry};
+pub use manager::{ProducerStateConfig, ProducerStateManager};
 pub use snapshot::{SnapshotEntry, SnapshotError, decode_snapshot, encode_snapshot};
+pub use verification::VerificationGuard;
 
 /// `RecordBatch.NO_PRODUCER_ID`: a batch written without idempotence.
 pub const NO_PRODUCER_ID: i64 = -1;
