@@ -44,6 +44,9 @@ pub mod snapshot;
 pub mod txn;
 pub mod verification;
 
+#[cfg(test)]
+mod tests;
+
 pub use append_info::ProducerAppendInfo;
 pub use batch::{AppendOrigin, BatchInfo, CompletedTxn, ControlMarker, OngoingTxn};
 pub use entry::{BatchMetadata, ProducerStateEntry};
