@@ -1,6 +1,7 @@
 //! The per-partition producer state (Kafka's `ProducerStateManager`).
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::append_info::ProducerAppendInfo;
@@ -163,9 +164,12 @@ impl ProducerStateManager {
     pub fn update(&mut self, info: ProducerAppendInfo) {
         let pid = info.producer_id();
         debug_assert!(pid >= 0, "update for producer id {pid}");
-        match self.index.get(&pid) {
-            Some(&i) => self.entries[i].apply_staged(info.staged_entry()),
-            None => self.insert_entry(info.staged_entry().clone()),
+        match self.index.entry(pid) {
+            Entry::Occupied(slot) => self.entries[*slot.get()].apply_staged(info.staged_entry()),
+            Entry::Vacant(slot) => {
+                slot.insert(self.entries.len());
+                self.entries.push(info.staged_entry().clone());
+            }
         }
         for first_offset in info.started_transactions() {
             self.txns.start(pid, first_offset);
@@ -412,7 +416,8 @@ impl ProducerStateManager {
         self.verifications.remove(&producer_id);
     }
 
-    /// The lowest sequence recorded by the registered verification of `producer_id`.
+    /// `(lowest sequence, its epoch)` recorded by the registered verification of `producer_id`
+    /// (KAFKA-14920), if one is registered.
     pub fn verification_lowest_sequence(&self, producer_id: i64) -> Option<(i32, i16)> {
         self.verifications.get(&producer_id).map(|v| (v.lowest_sequence, v.epoch))
     }
