@@ -11,6 +11,7 @@ pub mod error;
 pub mod io;
 pub mod log;
 mod mmap;
+pub mod producer;
 pub mod segment;
 
 pub use config::{Durability, EngineConfig, TimestampType, TopicConfig};
