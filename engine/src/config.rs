@@ -7,7 +7,10 @@
 //! package and the CLI use.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
+
+use crate::clock::{Clock, SystemClock};
 
 use crate::error::{Error, Result};
 use crate::io::{IoChoice, Permissions};
@@ -263,6 +266,13 @@ pub struct EngineConfig {
     pub transactional_id_expiration_ms: i64,
     /// `transaction.abort.timed.out.transaction.cleanup.interval.ms` (default 10 s).
     pub transaction_abort_timed_out_interval_ms: i64,
+    /// `high.watermark`: `local` (default) — the engine advances each partition's high
+    /// watermark itself: to the log end offset, or with `durability=always` to the durable
+    /// offset, so a reader never sees data a crash could lose; `external` — an embedding broker
+    /// that replicates sets it with `PartitionLog::update_high_watermark`.
+    pub external_high_watermark: bool,
+    /// Time source (tests inject a manual clock).
+    pub clock: Arc<dyn Clock>,
 }
 
 impl Default for EngineConfig {
@@ -279,6 +289,8 @@ impl Default for EngineConfig {
             transaction_max_timeout_ms: 15 * 60 * 1000,
             transactional_id_expiration_ms: 7 * 24 * 3600 * 1000,
             transaction_abort_timed_out_interval_ms: 10_000,
+            external_high_watermark: false,
+            clock: Arc::new(SystemClock),
         }
     }
 }
@@ -293,7 +305,7 @@ impl EngineConfig {
     /// `producer.id.expiration.check.interval.ms`, `transaction.partition.verification.enable`,
     /// `truncate.corrupt.below.recovery.point`, `file.mode`, `dir.mode`,
     /// `transaction.max.timeout.ms`, `transactional.id.expiration.ms`,
-    /// `transaction.abort.timed.out.transaction.cleanup.interval.ms`. Any topic key (with or
+    /// `transaction.abort.timed.out.transaction.cleanup.interval.ms`, `high.watermark`. Any topic key (with or
     /// without Kafka's `log.` prefix) sets the default for new topics.
     pub fn set(&mut self, key: &str, value: &str) -> Result<()> {
         let v = value.trim();
@@ -326,6 +338,13 @@ impl EngineConfig {
             }
             "transaction.abort.timed.out.transaction.cleanup.interval.ms" => {
                 self.transaction_abort_timed_out_interval_ms = parse_int(key, v, 1, i64::MAX)?
+            }
+            "high.watermark" => {
+                self.external_high_watermark = match v {
+                    "local" => false,
+                    "external" => true,
+                    _ => return Err(invalid(key, v, "expected local or external")),
+                }
             }
             _ => {
                 let topic_key = key.strip_prefix("log.").unwrap_or(key);

@@ -6,13 +6,21 @@
 #![deny(missing_docs)]
 
 pub mod batch;
+pub mod clock;
 pub mod config;
+mod engine;
 pub mod error;
 pub mod io;
 pub mod log;
 mod mmap;
 pub mod producer;
 pub mod segment;
+pub mod topics;
 
+pub use batch::{Compression, RecordBatch, RecordBatchBuilder};
 pub use config::{Durability, EngineConfig, TimestampType, TopicConfig};
+pub use engine::{CLEAN_SHUTDOWN_FILE, Engine, RecoveryReport, TopicDescription};
 pub use error::{BatchError, Error, ErrorCode, ProducerError, Result, StorageError};
+pub use log::{
+    AppendInfo, AppendOptions, FetchData, IsolationLevel, OffsetSpec, Origin, PartitionLog, TopicPartition,
+};
