@@ -29,18 +29,31 @@
 //! (fsyncgate): the unsynced bytes stay readable, but are treated as written back, so a later
 //! successful sync does not make them durable and a crash loses them.
 //!
-//! The crash-point loop, where `workload` runs against an `Arc<dyn IoBackend>` and `check`
-//! reopens and verifies:
+//! The crash-point loop: run the workload once to count its operations, then once per crash
+//! point on a fresh disk, crash, and check what a restarted process would find:
 //!
-//! ```ignore
+//! ```
+//! use std::path::Path;
+//! use eoslog::io::fault::{FaultBackend, FaultPlan};
+//! use eoslog::io::{IoBackend, OpenMode};
+//!
+//! fn workload(fs: &FaultBackend) -> std::io::Result<()> {
+//!     fs.create_dir_all(Path::new("/data"))?;
+//!     fs.sync_dir(Path::new("/"))?;
+//!     let f = fs.open(Path::new("/data/log"), OpenMode::CreateNew)?;
+//!     fs.sync_dir(Path::new("/data"))?;
+//!     f.write_all_at_and_sync(b"record", 0)
+//! }
+//!
 //! let probe = FaultBackend::new();
-//! workload(&probe);
+//! workload(&probe).unwrap();
 //! for n in 1..=probe.op_count() {
 //!     let fs = FaultBackend::new();
 //!     fs.set_plan(FaultPlan::new().die_at(n));
-//!     workload(&fs); // fails from op n on
+//!     assert!(workload(&fs).is_err()); // everything from op n on fails
 //!     fs.crash();
-//!     check(&fs);
+//!     let log = fs.file_bytes(Path::new("/data/log"));
+//!     assert!(log.is_none() || log == Some(Vec::new())); // never acknowledged, never partial
 //! }
 //! ```
 //!
@@ -1671,8 +1684,11 @@ mod tests {
 
     // --- crash modes ----------------------------------------------------------------------
 
+    /// Each file's path, durable contents and volatile contents.
+    type Snapshot = Vec<(PathBuf, Vec<u8>, Vec<u8>)>;
+
     /// Files with synced and unsynced parts: appends, overwrites, truncation, growth.
-    fn mixed_history(fs: &FaultBackend) -> Vec<(PathBuf, Vec<u8>, Vec<u8>)> {
+    fn mixed_history(fs: &FaultBackend) -> Snapshot {
         fs.create_dir_all(p("/d")).unwrap();
         fs.sync_dir(p("/")).unwrap();
         for i in 0..12u8 {
@@ -1696,7 +1712,7 @@ mod tests {
             .collect()
     }
 
-    fn crashed(mode: CrashMode) -> (Vec<(PathBuf, Vec<u8>, Vec<u8>)>, Vec<Vec<u8>>) {
+    fn crashed(mode: CrashMode) -> (Snapshot, Vec<Vec<u8>>) {
         let fs = FaultBackend::new();
         let before = mixed_history(&fs);
         fs.crash_with(mode);

@@ -1,6 +1,6 @@
 //! The io_uring backend (Linux).
 //!
-//! Files are the same `std::fs::File`s the std backend opens ([`open_std`]), so both backends
+//! Files are the same `std::fs::File`s the std backend opens (`open_std`), so both backends
 //! produce byte-identical files. Only the operations that gain from io_uring go through a ring:
 //!
 //! - [`IoFile::write_all_at`]: `IORING_OP_WRITE`, resubmitting the remainder of short writes;
