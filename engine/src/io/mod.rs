@@ -6,7 +6,7 @@
 //! - [`std_backend::StdBackend`]: `pwrite`/`pread`/`fdatasync`; always available;
 //! - `uring::UringBackend` (Linux): the same files written through io_uring, with writes linked
 //!   to `fdatasync` and many fsyncs submitted at once for group commit;
-//! - [`fault::FaultBackend`] (tests and the `fault-injection` feature): an in-memory file system
+//! - `fault::FaultBackend` (tests and the `fault-injection` feature): an in-memory file system
 //!   that can fail the Nth operation, tear writes and simulate power loss.
 //!
 //! Invariant shared by all backends: a call that returns `Ok` has done all of its work (a write
@@ -19,9 +19,14 @@ use std::io;
 use std::path::Path;
 use std::sync::Arc;
 
-// pub mod fault;
+// The fault-injecting backend is test support: compiled for this crate's unit tests and, through
+// the `fault-injection` feature, for other crates' tests. `engine/Cargo.toml` has a dev-dependency
+// of the crate on itself with that feature, so `engine/tests/` always see it under `cargo test`.
+#[cfg(any(test, feature = "fault-injection"))]
+pub mod fault;
 pub mod std_backend;
-// pub mod uring;
+#[cfg(target_os = "linux")]
+pub mod uring;
 
 /// Which backend an engine is using.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -266,6 +271,12 @@ pub fn backend_for(choice: IoChoice, permissions: Permissions) -> io::Result<Arc
     }
 }
 
+#[cfg(target_os = "linux")]
+fn uring_backend(permissions: Permissions) -> io::Result<Arc<dyn IoBackend>> {
+    Ok(Arc::new(uring::UringBackend::probe(permissions)?))
+}
+
+#[cfg(not(target_os = "linux"))]
 fn uring_backend(_permissions: Permissions) -> io::Result<Arc<dyn IoBackend>> {
     Err(io::Error::new(io::ErrorKind::Unsupported, "io_uring is only available on Linux"))
 }
