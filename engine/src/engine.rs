@@ -307,15 +307,6 @@ impl Engine {
         self.create_topic(name, partitions, config)
     }
 
-    /// Creates a topic if it does not exist (internal topics included); returns whether it did.
-    pub(crate) fn ensure_topic(&self, name: &str, partitions: i32, config: TopicConfig) -> Result<bool> {
-        match self.create_topic_internal(name, partitions, config) {
-            Ok(()) => Ok(true),
-            Err(Error::TopicAlreadyExists(_)) => Ok(false),
-            Err(e) => Err(e),
-        }
-    }
-
     fn create_topic_internal(&self, name: &str, partitions: i32, config: TopicConfig) -> Result<()> {
         self.check_open()?;
         topics::validate_name(name)?;

@@ -261,12 +261,15 @@ pub fn backend_for(choice: IoChoice, permissions: Permissions) -> io::Result<Arc
     match choice {
         IoChoice::Std => Ok(Arc::new(std_backend::StdBackend::new(permissions))),
         IoChoice::Uring => uring_backend(permissions),
+        // Only "io_uring is not available here" falls back; resource errors (ENOMEM, EMFILE)
+        // are real problems and are reported rather than hidden behind a slower backend.
         IoChoice::Auto => match uring_backend(permissions) {
             Ok(b) => Ok(b),
-            Err(e) => {
+            Err(e) if e.kind() == io::ErrorKind::Unsupported => {
                 log::info!("io_uring unavailable ({e}); using the std backend");
                 Ok(Arc::new(std_backend::StdBackend::new(permissions)))
             }
+            Err(e) => Err(e),
         },
     }
 }

@@ -8,6 +8,7 @@
 //!   truncated there and every later segment deleted, as Kafka does;
 //! - below the recovery point (data that was fsynced) it is damage a crash cannot cause: opening
 //!   fails with a clear error unless `truncate.corrupt.below.recovery.point` is set.
+//!
 //! A cleanly closed log is opened without reading its data: only each segment's tail after the
 //! last index entry is scanned to find the log end offset.
 
