@@ -10,6 +10,7 @@ pub mod config;
 pub mod error;
 pub mod io;
 mod mmap;
+pub mod txn;
 
 pub use config::{Durability, EngineConfig, TimestampType, TopicConfig};
 pub use error::{BatchError, Error, ErrorCode, ProducerError, Result, StorageError};
