@@ -10,6 +10,7 @@ pub mod config;
 pub mod error;
 pub mod io;
 mod mmap;
+pub mod offsets;
 pub mod txn;
 
 pub use config::{Durability, EngineConfig, TimestampType, TopicConfig};
