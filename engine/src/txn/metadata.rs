@@ -537,6 +537,11 @@ impl TransactionMetadata {
     /// can recover. `next_producer_id` is the id to switch to at completion when the bump
     /// exhausts the epoch ([`NO_PRODUCER_ID`] otherwise). `no_partition_added` (TV2 abort of
     /// an empty transaction) uses `now_ms` as the start time, since there was none.
+    ///
+    /// Aborting from `Empty` / `Complete*` is only allowed with transaction version 2. Kafka's
+    /// metadata accepts the preparation for older versions too and then fails its completion
+    /// (its coordinator never gets there: it answers such an `EndTxn` with `INVALID_TXN_STATE`);
+    /// refusing it here, with that code, keeps a wrong call from leaving a transition pending.
     pub fn prepare_abort_or_commit(
         &mut self,
         new_state: TransactionState,
@@ -550,6 +555,15 @@ impl TransactionMetadata {
             return Err(Error::kafka(
                 ErrorCode::InvalidTxnState,
                 format!("{new_state} is not a PrepareCommit / PrepareAbort state"),
+            ));
+        }
+        if !client_transaction_version.supports_epoch_bump() && self.state != TransactionState::Ongoing {
+            return Err(Error::kafka(
+                ErrorCode::InvalidTxnState,
+                format!(
+                    "transactional id {}: {new_state} from {} requires transaction version 2",
+                    self.transactional_id, self.state
+                ),
             ));
         }
         let (producer_epoch, last_producer_epoch) = if client_transaction_version.supports_epoch_bump() {
@@ -1344,8 +1358,9 @@ mod tests {
             ("commit", PrepareCommit, |m| {
                 m.prepare_abort_or_commit(PrepareCommit, Tv0, NO_PRODUCER_ID, NOW, false)
             }),
+            // TV2: the only version that may abort from Empty / Complete* (see below for TV0).
             ("abort", PrepareAbort, |m| {
-                m.prepare_abort_or_commit(PrepareAbort, Tv0, NO_PRODUCER_ID, NOW, false)
+                m.prepare_abort_or_commit(PrepareAbort, Tv2, NO_PRODUCER_ID, NOW, false)
             }),
             ("complete-commit", CompleteCommit, |m| m.prepare_complete(NOW)),
             ("complete-abort", CompleteAbort, |m| m.prepare_complete(NOW)),
@@ -1460,11 +1475,24 @@ mod tests {
     }
 
     #[test]
-    fn tv0_empty_abort_keeps_the_start_time_check() {
-        // An abort from Empty is only exempt from the start-time check with TV2.
-        let mut m = meta(value(Empty, 5, Tv0));
-        let t = m.prepare_abort_or_commit(PrepareAbort, Tv0, NO_PRODUCER_ID, NOW, true).unwrap();
-        assert_eq!(code(m.complete_transition_to(t)), ErrorCode::UnknownServerError);
+    fn tv0_abort_needs_an_open_transaction() {
+        // Kafka would prepare this and then fail the completion; it is refused up front.
+        for state in [Empty, CompleteCommit, CompleteAbort] {
+            for no_partition_added in [false, true] {
+                let mut m = meta(TxnTransitMetadata { txn_start_timestamp: 3, ..value(state, 5, Tv0) });
+                assert_eq!(
+                    code(m.prepare_abort_or_commit(
+                        PrepareAbort,
+                        Tv0,
+                        NO_PRODUCER_ID,
+                        NOW,
+                        no_partition_added
+                    )),
+                    ErrorCode::InvalidTxnState
+                );
+                assert_eq!(m.pending_state(), None);
+            }
+        }
     }
 
     #[test]
@@ -1508,6 +1536,103 @@ mod tests {
             }
             let t = m.prepare_dead().unwrap();
             assert_eq!(t.txn_state, Dead);
+        }
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Init { kip360: bool },
+        Add(i32),
+        End { commit: bool },
+        Complete,
+        TimeoutAbort,
+    }
+
+    fn arb_op() -> impl proptest::strategy::Strategy<Value = Op> {
+        use proptest::prelude::*;
+        prop_oneof![
+            any::<bool>().prop_map(|kip360| Op::Init { kip360 }),
+            (0i32..4).prop_map(Op::Add),
+            any::<bool>().prop_map(|commit| Op::End { commit }),
+            Just(Op::Complete),
+            Just(Op::TimeoutAbort),
+        ]
+    }
+
+    proptest::proptest! {
+        /// A random walk through the coordinator's operations, each write succeeding or failing:
+        /// nothing panics, a prepared transition always completes, nothing stays pending, the
+        /// producer (id, epoch) never goes backwards, and closed states hold no partitions.
+        #[test]
+        fn prop_random_walk_keeps_invariants(
+            tv2 in proptest::bool::ANY,
+            start_epoch in proptest::prop_oneof![proptest::strategy::Just(NO_PRODUCER_EPOCH), (i16::MAX - 12)..=i16::MAX - 1],
+            ops in proptest::collection::vec((arb_op(), proptest::bool::weighted(0.8)), 1..60),
+        ) {
+            let tv = if tv2 { Tv2 } else { Tv0 };
+            let mut m = meta(value(Empty, start_epoch, Tv0));
+            let mut next_pid = PID;
+            let mut now = NOW;
+            let mut last = (m.producer_id(), m.producer_epoch());
+            for (op, write_ok) in ops {
+                now += 1;
+                let mut fenced = false;
+                let prepared = match op {
+                    Op::Init { kip360 } => {
+                        let expected = kip360.then(|| ProducerIdAndEpoch::new(m.producer_id(), m.producer_epoch()));
+                        if m.is_producer_epoch_exhausted() && !m.has_pending_transaction() {
+                            next_pid += 1;
+                            m.prepare_producer_id_rotation(next_pid, 1000, now, kip360)
+                        } else {
+                            m.prepare_increment_producer_epoch(1000, expected, now)
+                        }
+                    }
+                    Op::Add(p) => m.prepare_add_partitions([tp("t", p)], now, tv),
+                    Op::End { commit } => {
+                        let next = if tv2 && m.is_producer_epoch_exhausted() {
+                            next_pid += 1;
+                            next_pid
+                        } else {
+                            NO_PRODUCER_ID
+                        };
+                        let to = if commit { PrepareCommit } else { PrepareAbort };
+                        let no_partition_added = tv2 && m.topic_partitions().is_empty();
+                        m.prepare_abort_or_commit(to, tv, next, now, no_partition_added)
+                    }
+                    Op::Complete => m.prepare_complete(now),
+                    Op::TimeoutAbort => match m.prepare_fence_producer_epoch() {
+                        Ok(fence) => {
+                            fenced = true;
+                            m.prepare_abort_after_epoch_fence(&fence, tv, NO_PRODUCER_ID, now)
+                        }
+                        Err(e) => Err(e),
+                    },
+                };
+                if let Ok(t) = prepared {
+                    if write_ok {
+                        m.complete_transition_to(t).unwrap();
+                    } else {
+                        m.cancel_pending_transition();
+                        if fenced {
+                            m.mark_failed_epoch_fence();
+                        }
+                    }
+                }
+                proptest::prop_assert_eq!(m.pending_state(), None);
+                let now_pe = (m.producer_id(), m.producer_epoch());
+                if now_pe.0 == last.0 {
+                    proptest::prop_assert!(now_pe.1 >= last.1, "epoch went backwards: {:?} -> {:?}", last, now_pe);
+                } else {
+                    proptest::prop_assert!(now_pe.0 > last.0 && now_pe.1 == 0, "{:?} -> {:?}", last, now_pe);
+                }
+                last = now_pe;
+                if matches!(m.state(), Empty | CompleteCommit | CompleteAbort) {
+                    proptest::prop_assert!(m.topic_partitions().is_empty());
+                }
+                if m.state() == Ongoing {
+                    proptest::prop_assert!(m.txn_start_timestamp() >= 0);
+                }
+            }
         }
     }
 }
