@@ -13,9 +13,11 @@ pub mod error;
 pub mod io;
 pub mod log;
 mod mmap;
+pub mod offsets;
 pub mod producer;
 pub mod segment;
 pub mod topics;
+pub mod txn;
 
 pub use batch::{Compression, RecordBatch, RecordBatchBuilder};
 pub use config::{Durability, EngineConfig, TimestampType, TopicConfig};
