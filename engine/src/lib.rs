@@ -18,6 +18,7 @@ pub mod producer;
 pub mod segment;
 pub mod topics;
 pub mod txn;
+mod wire;
 
 pub use batch::{Compression, RecordBatch, RecordBatchBuilder};
 pub use config::{Durability, EngineConfig, TimestampType, TopicConfig};

@@ -30,7 +30,7 @@
 //! strings, no trailing bytes; errors are [`RecordFormatError`].
 
 use crate::txn::log_format::RecordFormatError;
-use crate::txn::log_format::wire::{Reader, Writer};
+use crate::wire::{Reader, Writer};
 
 /// Key version Kafka writes for offset commits.
 pub const OFFSET_COMMIT_KEY_VERSION: i16 = 1;

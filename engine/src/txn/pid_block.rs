@@ -21,8 +21,8 @@
 //! - Value: `version i16 = 0`, `first producer id i64`, `block size i32`.
 
 use super::log_format::RecordFormatError;
-use super::log_format::wire::{Reader, Writer};
 use crate::error::{Error, ErrorCode, Result};
+use crate::wire::{Reader, Writer};
 
 /// Default number of ids per block (Kafka's `ProducerIdsBlock.PRODUCER_ID_BLOCK_SIZE`).
 pub const DEFAULT_PRODUCER_ID_BLOCK_SIZE: i32 = 1000;
