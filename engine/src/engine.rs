@@ -11,8 +11,8 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -25,8 +25,13 @@ use crate::log::checkpoint::{LOG_START_OFFSET_CHECKPOINT, OffsetCheckpointFile, 
 use crate::log::group_commit::GroupCommit;
 use crate::log::load::{OpenParams, PartitionRecovery};
 use crate::log::partition::{LogContext, PartitionLog, TopicPartition};
+use crate::log::{AppendInfo, AppendOptions};
+use crate::offsets::OffsetStore;
 use crate::producer::ProducerStateConfig;
-use crate::topics::{self, TopicMetadata};
+use crate::topics::{self, CONSUMER_OFFSETS_TOPIC, TRANSACTION_STATE_TOPIC, TopicMetadata};
+use crate::txn::{
+    CoordinatorConfig, MarkerWriter, TransactionCoordinator, TransactionVersion, TxnTopicPartition,
+};
 
 /// Marker file written at clean shutdown (removed at open).
 pub const CLEAN_SHUTDOWN_FILE: &str = ".eoslog_cleanshutdown";
@@ -96,6 +101,10 @@ pub(crate) struct EngineInner {
     recovery: RecoveryReport,
     closed: AtomicBool,
     background: Mutex<Option<Background>>,
+    /// Set once at open, after the partitions are loaded (the coordinator writes markers
+    /// through the engine).
+    txn: OnceLock<Arc<TransactionCoordinator>>,
+    offsets: OnceLock<Arc<OffsetStore>>,
     _lock: Box<dyn DirLock>,
 }
 
@@ -243,10 +252,13 @@ impl Engine {
             recovery: report,
             closed: AtomicBool::new(false),
             background: Mutex::new(None),
+            txn: OnceLock::new(),
+            offsets: OnceLock::new(),
             _lock: lock,
         });
-        inner.write_checkpoints()?;
         let engine = Engine { inner };
+        engine.start_coordinators()?;
+        engine.inner.write_checkpoints()?;
         engine.start_background();
         Ok(engine)
     }
@@ -305,6 +317,104 @@ impl Engine {
         let mut config = self.inner.config.topic_defaults.clone();
         config.apply(pairs.iter().copied())?;
         self.create_topic(name, partitions, config)
+    }
+
+    /// Creates an internal topic if it does not exist.
+    fn ensure_internal_topic(&self, name: &str) -> Result<()> {
+        let mut config = self.inner.config.topic_defaults.clone();
+        // The coordinators replay these logs at open; they are never trimmed by retention.
+        config.retention_ms = -1;
+        config.retention_bytes = -1;
+        config.segment_bytes = config.segment_bytes.min(100 * 1024 * 1024);
+        match self.create_topic_internal(name, 1, config) {
+            Ok(()) | Err(Error::TopicAlreadyExists(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Loads the transaction coordinator and the offset store from their internal topics and
+    /// completes transactions that were prepared when the engine last stopped.
+    fn start_coordinators(&self) -> Result<()> {
+        self.ensure_internal_topic(TRANSACTION_STATE_TOPIC)?;
+        self.ensure_internal_topic(CONSUMER_OFFSETS_TOPIC)?;
+        let offsets = Arc::new(OffsetStore::load(
+            self.partition(CONSUMER_OFFSETS_TOPIC, 0)?,
+            self.inner.config.clock.clone(),
+        )?);
+        let _ = self.inner.offsets.set(offsets);
+        let config = CoordinatorConfig {
+            transaction_max_timeout_ms: self.inner.config.transaction_max_timeout_ms,
+            transactional_id_expiration_ms: self.inner.config.transactional_id_expiration_ms,
+            ..CoordinatorConfig::default()
+        };
+        let markers = Arc::new(EngineMarkers { engine: Arc::downgrade(&self.inner) });
+        let txn = Arc::new(TransactionCoordinator::load(
+            self.partition(TRANSACTION_STATE_TOPIC, 0)?,
+            markers,
+            self.inner.config.clock.clone(),
+            config,
+        )?);
+        let _ = self.inner.txn.set(txn.clone());
+        let completed = txn.complete_prepared();
+        if completed > 0 {
+            log::info!("completed {completed} transaction(s) that were prepared before the restart");
+        }
+        Ok(())
+    }
+
+    /// The transaction coordinator.
+    pub fn transactions(&self) -> &Arc<TransactionCoordinator> {
+        self.inner.txn.get().expect("the coordinator is started by Engine::open")
+    }
+
+    /// The consumer-offset store.
+    pub fn offsets(&self) -> &Arc<OffsetStore> {
+        self.inner.offsets.get().expect("the offset store is started by Engine::open")
+    }
+
+    /// Appends a producer's batch the way a broker handles a Produce request: transactional
+    /// batches of a transactional producer are first verified with the transaction coordinator
+    /// (KIP-890 part 1: the partition must be in the producer's ongoing transaction) unless the
+    /// producer already has a transaction open in this partition. This is the call an embedder
+    /// translating Kafka's Produce API uses; `transactional_id` comes from the request.
+    pub fn produce(
+        &self,
+        topic: &str,
+        partition: i32,
+        batch: &[u8],
+        transactional_id: Option<&str>,
+    ) -> Result<AppendInfo> {
+        let log = self.partition(topic, partition)?;
+        let view = crate::batch::RecordBatch::parse(batch)?;
+        let needs_verification = view.is_transactional()
+            && view.has_producer_id()
+            && self.inner.config.transaction_verification_enable;
+        if !needs_verification {
+            return log.append(batch);
+        }
+        let (pid, epoch) = (view.producer_id(), view.producer_epoch());
+        let open = log
+            .producer_state(pid)
+            .is_some_and(|e| e.producer_epoch() == epoch && e.current_txn_first_offset().is_some());
+        if open {
+            return log.append(batch);
+        }
+        let Some(tid) = transactional_id else {
+            return Err(Error::kafka(
+                crate::error::ErrorCode::InvalidTxnState,
+                "a transactional batch needs the producer's transactional id to be verified",
+            ));
+        };
+        let guard = log.create_verification_guard(pid, view.base_sequence(), epoch);
+        let tp = TxnTopicPartition::new(topic, partition);
+        let verdict = self.transactions().verify_partitions(tid, pid, epoch, std::slice::from_ref(&tp))?;
+        if let Some((_, code)) = verdict.iter().find(|(_, c)| *c != crate::error::ErrorCode::None) {
+            return Err(Error::kafka(
+                *code,
+                format!("{topic}-{partition} is not part of the ongoing transaction of {tid}"),
+            ));
+        }
+        log.append_with(batch, &AppendOptions { verification_guard: Some(guard), ..Default::default() })
     }
 
     fn create_topic_internal(&self, name: &str, partitions: i32, config: TopicConfig) -> Result<()> {
@@ -526,6 +636,9 @@ const BACKGROUND_TICK: Duration = Duration::from_millis(50);
 /// Retention check interval (`log.retention.check.interval.ms`, Kafka's default is 5 minutes;
 /// eoslog checks more often because embedded logs are small).
 const RETENTION_CHECK_INTERVAL: Duration = Duration::from_secs(30);
+/// How often idle transactional ids are expired (`transactional.id.expiration.ms` is checked
+/// hourly by Kafka).
+const TXN_ID_EXPIRATION_CHECK_INTERVAL: Duration = Duration::from_secs(60);
 /// Recovery-point checkpoint interval (`log.flush.offset.checkpoint.interval.ms`).
 const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(10);
 
@@ -533,6 +646,8 @@ fn background_loop(engine: std::sync::Weak<EngineInner>, stop: Arc<(Mutex<bool>,
     let mut last_flush = Instant::now();
     let mut last_retention = Instant::now();
     let mut last_checkpoint = Instant::now();
+    let mut last_txn_check = Instant::now();
+    let mut last_expiry = Instant::now();
     loop {
         let tick = match engine.upgrade() {
             Some(e) => match e.config.durability {
@@ -570,6 +685,18 @@ fn background_loop(engine: std::sync::Weak<EngineInner>, stop: Arc<(Mutex<bool>,
         }
         for p in &partitions {
             p.maybe_expire_producers(e.config.producer_id_expiration_check_interval_ms);
+        }
+        if last_txn_check.elapsed()
+            >= Duration::from_millis(e.config.transaction_abort_timed_out_interval_ms.max(1) as u64)
+            && let Some(txn) = e.txn.get()
+        {
+            last_txn_check = Instant::now();
+            txn.abort_timed_out_transactions();
+            txn.complete_prepared();
+            if last_expiry.elapsed() >= TXN_ID_EXPIRATION_CHECK_INTERVAL {
+                last_expiry = Instant::now();
+                txn.expire_transactional_ids();
+            }
         }
         if last_retention.elapsed() >= RETENTION_CHECK_INTERVAL {
             last_retention = Instant::now();
@@ -650,5 +777,58 @@ impl Drop for EngineInner {
         {
             log::error!("closing the engine on drop: {e}");
         }
+    }
+}
+
+/// The engine's side of marker writing: append to the partition, sync, and let the offset
+/// store apply or drop transactional offsets decided by a marker in `__consumer_offsets`.
+#[derive(Debug)]
+struct EngineMarkers {
+    engine: Weak<EngineInner>,
+}
+
+impl EngineMarkers {
+    fn engine(&self) -> Result<Engine> {
+        self.engine
+            .upgrade()
+            .map(|inner| Engine { inner })
+            .ok_or_else(|| StorageError::Closed("engine".into()).into())
+    }
+}
+
+impl MarkerWriter for EngineMarkers {
+    fn write_marker(
+        &self,
+        tp: &TxnTopicPartition,
+        producer_id: i64,
+        producer_epoch: i16,
+        coordinator_epoch: i32,
+        commit: bool,
+        transaction_version: TransactionVersion,
+    ) -> Result<()> {
+        let engine = self.engine()?;
+        let log = match engine.partition(&tp.topic, tp.partition) {
+            Ok(l) => l,
+            // Kafka skips markers for partitions that no longer exist.
+            Err(Error::UnknownTopicOrPartition { .. }) => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        log.append_marker(
+            producer_id,
+            producer_epoch,
+            coordinator_epoch,
+            commit,
+            transaction_version.level() as u8,
+        )?;
+        // The marker must be durable before the coordinator records the transaction complete:
+        // otherwise a crash could keep the data and lose the marker, leaving the transaction
+        // open in this partition forever.
+        log.sync()?;
+        if tp.topic == CONSUMER_OFFSETS_TOPIC
+            && let Some(offsets) = engine.inner.offsets.get()
+        {
+            offsets.complete_txn(producer_id, commit);
+        }
+        Ok(())
     }
 }

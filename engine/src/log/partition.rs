@@ -688,14 +688,21 @@ impl PartitionLog {
         }
     }
 
-    /// Makes everything written so far durable: the active segment's data and indexes.
-    pub fn flush(self: &Arc<Self>) -> Result<()> {
+    /// Blocks until every batch appended so far is durable (its data, through group commit;
+    /// indexes are derived and rebuilt by recovery). This is what makes an append durable under
+    /// `durability=none` or `interval`.
+    pub fn sync(self: &Arc<Self>) -> Result<()> {
         self.check_open()?;
         if let Some(cause) = self.failure() {
             return Err(StorageError::Offline { partition: self.tp.to_string(), cause }.into());
         }
         let leo = self.log_end_offset();
-        self.ctx.group_commit.wait_durable(self, leo)?;
+        self.ctx.group_commit.wait_durable(self, leo)
+    }
+
+    /// Makes everything written so far durable: the active segment's data and indexes.
+    pub fn flush(self: &Arc<Self>) -> Result<()> {
+        self.sync()?;
         let active = self.active_segment();
         active.flush().map_err(|e| self.fail(e))?;
         let mut inner = self.inner.lock();

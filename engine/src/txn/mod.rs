@@ -2,14 +2,17 @@
 //! per-transactional-id state machine, the `__transaction_state` record format, and producer-id
 //! allocation in persisted blocks.
 //!
-//! Everything here is pure logic and codecs: no I/O, no partition log. The coordinator that
-//! persists transitions and sends markers is built on top.
+//! The state machine and codecs are pure logic; [`TransactionCoordinator`] persists transitions
+//! in `__transaction_state` and writes markers through the engine.
 
+pub mod coordinator;
 pub mod log_format;
 pub mod metadata;
 pub mod pid_block;
 pub mod state;
+mod store;
 
+pub use coordinator::{CoordinatorConfig, MarkerWriter, TransactionCoordinator, TransactionDescription};
 pub use log_format::{
     RecordFormatError, TxnLogPartitions, TxnLogRecord, TxnLogValue, decode_key, decode_value, encode_key,
     encode_value, read_record,

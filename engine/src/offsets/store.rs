@@ -1,0 +1,367 @@
+//! The consumer-offset store: committed offsets of consumer groups, kept in the internal
+//! partition `__consumer_offsets-0` with Kafka's record format.
+//!
+//! Plain commits (OffsetCommit) are written and applied at once. Transactional commits
+//! (TxnOffsetCommit, read-process-write) are written as a transactional batch of the producer
+//! and held *pending* per producer id: the COMMIT marker applies them, an ABORT drops them
+//! (Kafka's `GroupMetadata.completePendingTxnOffsetCommit`). While a group has pending offsets,
+//! a fetch that requires stable offsets gets UNSTABLE_OFFSET_COMMIT for those partitions.
+//!
+//! Membership and generation checks (KIP-447 fencing) are the group coordinator's job; it
+//! validates a commit before handing it here.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+use crate::batch::RecordBatchBuilder;
+use crate::error::{Error, ErrorCode, Result};
+use crate::log::{AppendOptions, IsolationLevel, Origin, PartitionLog};
+use crate::offsets::format::{
+    OffsetCommitKey, OffsetCommitValue, OffsetsKey, decode_key, encode_offset_commit_key,
+};
+
+/// Largest commit metadata string accepted (`offset.metadata.max.bytes`).
+pub const MAX_METADATA_BYTES: usize = 4096;
+
+/// A committed position with its metadata (Kafka's `OffsetAndMetadata`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OffsetAndMetadata {
+    /// The next offset to consume.
+    pub offset: i64,
+    /// Leader epoch of the last consumed record, if known (-1 otherwise).
+    pub leader_epoch: i32,
+    /// Free-form client metadata.
+    pub metadata: String,
+    /// When it was committed.
+    pub commit_timestamp: i64,
+}
+
+impl OffsetAndMetadata {
+    /// An offset with no metadata.
+    pub fn new(offset: i64) -> Self {
+        OffsetAndMetadata { offset, leader_epoch: -1, metadata: String::new(), commit_timestamp: -1 }
+    }
+}
+
+/// A committed offset and where its record is in `__consumer_offsets` (to order a
+/// transactional commit against a plain one, as Kafka's `CommitRecordMetadataAndOffset`).
+#[derive(Debug, Clone)]
+struct Stored {
+    value: OffsetAndMetadata,
+    /// Offset of the record in `__consumer_offsets`; `None` while not yet appended.
+    log_offset: i64,
+}
+
+type TopicPartitionKey = (String, i32);
+
+#[derive(Debug, Default)]
+struct State {
+    /// group → partition → committed offset.
+    committed: HashMap<String, BTreeMap<TopicPartitionKey, Stored>>,
+    /// producer id → group → partition → pending transactional offset.
+    pending: HashMap<i64, HashMap<String, BTreeMap<TopicPartitionKey, Stored>>>,
+}
+
+/// The offset store.
+#[derive(Debug)]
+pub struct OffsetStore {
+    log: Arc<PartitionLog>,
+    state: Mutex<State>,
+    clock: Arc<dyn crate::clock::Clock>,
+}
+
+/// One partition's answer to [`OffsetStore::fetch`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchedOffset {
+    /// Topic.
+    pub topic: String,
+    /// Partition.
+    pub partition: i32,
+    /// The committed offset, `None` when there is none.
+    pub committed: Option<OffsetAndMetadata>,
+    /// `None` (0) or UNSTABLE_OFFSET_COMMIT when a transactional commit is pending and stable
+    /// offsets were required.
+    pub error: ErrorCode,
+}
+
+impl OffsetStore {
+    /// Loads the store by replaying `__consumer_offsets`: plain commits apply in log order,
+    /// transactional ones wait for their marker.
+    pub(crate) fn load(log: Arc<PartitionLog>, clock: Arc<dyn crate::clock::Clock>) -> Result<OffsetStore> {
+        let store = OffsetStore { log, state: Mutex::new(State::default()), clock };
+        store.replay()?;
+        Ok(store)
+    }
+
+    /// The partition holding the offsets.
+    pub fn partition(&self) -> &Arc<PartitionLog> {
+        &self.log
+    }
+
+    fn replay(&self) -> Result<()> {
+        let mut st = self.state.lock();
+        let mut offset = self.log.log_start_offset();
+        loop {
+            let data = self.log.read(offset, 1 << 20, IsolationLevel::LogEnd)?;
+            if data.records.is_empty() {
+                break;
+            }
+            for batch in data.records.batches() {
+                let batch = batch?;
+                offset = batch.next_offset();
+                if batch.is_control() {
+                    if let Some(marker) = batch.end_txn_marker()? {
+                        complete(&mut st, batch.producer_id(), marker.commit);
+                    }
+                    continue;
+                }
+                let pid = batch.is_transactional().then(|| batch.producer_id());
+                for record in batch.records()?.iter() {
+                    let record = record?;
+                    let Some(key) = record.key else { continue };
+                    let OffsetsKey::OffsetCommit(k) = decode_key(key)? else { continue };
+                    let tp = (k.topic, k.partition);
+                    match record.value {
+                        None => {
+                            // A tombstone deletes the committed offset (group deletion).
+                            if let Some(g) = st.committed.get_mut(&k.group) {
+                                g.remove(&tp);
+                            }
+                        }
+                        Some(v) => {
+                            let v = OffsetCommitValue::decode(v)?;
+                            let stored = Stored {
+                                value: OffsetAndMetadata {
+                                    offset: v.offset,
+                                    leader_epoch: v.leader_epoch,
+                                    metadata: v.metadata,
+                                    commit_timestamp: v.commit_timestamp,
+                                },
+                                log_offset: record.offset,
+                            };
+                            match pid {
+                                Some(pid) => {
+                                    st.pending
+                                        .entry(pid)
+                                        .or_default()
+                                        .entry(k.group)
+                                        .or_default()
+                                        .insert(tp, stored);
+                                }
+                                None => {
+                                    st.committed.entry(k.group).or_default().insert(tp, stored);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn validate(group: &str, offsets: &[(String, i32, OffsetAndMetadata)]) -> Result<()> {
+        if group.is_empty() {
+            return Err(Error::kafka(ErrorCode::InvalidGroupId, "the group id is empty"));
+        }
+        for (topic, partition, o) in offsets {
+            crate::topics::validate_name(topic)?;
+            if *partition < 0 {
+                return Err(Error::kafka(
+                    ErrorCode::UnknownTopicOrPartition,
+                    format!("partition {partition} of {topic}"),
+                ));
+            }
+            if o.offset < 0 {
+                return Err(Error::kafka(
+                    ErrorCode::InvalidRequest,
+                    format!("negative offset {} for {topic}-{partition}", o.offset),
+                ));
+            }
+            if o.metadata.len() > MAX_METADATA_BYTES {
+                return Err(Error::kafka(
+                    ErrorCode::OffsetMetadataTooLarge,
+                    format!("commit metadata of {} bytes exceeds {MAX_METADATA_BYTES}", o.metadata.len()),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn build_batch(
+        &self,
+        group: &str,
+        offsets: &[(String, i32, OffsetAndMetadata)],
+        producer: Option<(i64, i16)>,
+    ) -> Result<Vec<u8>> {
+        let now = self.clock.now_ms();
+        let mut b = match producer {
+            // Kafka writes transactional offset commits with the producer's id and epoch and
+            // sequence 0; coordinator-origin appends do not check sequences.
+            Some((pid, epoch)) => RecordBatchBuilder::new().producer(pid, epoch, 0).transactional(true),
+            None => RecordBatchBuilder::new(),
+        };
+        for (topic, partition, o) in offsets {
+            let key = encode_offset_commit_key(&OffsetCommitKey {
+                group: group.to_string(),
+                topic: topic.clone(),
+                partition: *partition,
+            })?;
+            let value = OffsetCommitValue {
+                offset: o.offset,
+                leader_epoch: o.leader_epoch,
+                metadata: o.metadata.clone(),
+                commit_timestamp: now,
+                expire_timestamp: -1,
+            }
+            .encode()?;
+            b.append(now, Some(&key), Some(&value), &[]);
+        }
+        Ok(b.build()?)
+    }
+
+    /// OffsetCommit: stores `offsets` for `group` durably and applies them. The caller (the
+    /// group coordinator) has checked the member and generation.
+    pub fn commit(&self, group: &str, offsets: &[(String, i32, OffsetAndMetadata)]) -> Result<()> {
+        Self::validate(group, offsets)?;
+        if offsets.is_empty() {
+            return Ok(());
+        }
+        let bytes = self.build_batch(group, offsets, None)?;
+        let info = self
+            .log
+            .append_with(&bytes, &AppendOptions { origin: Origin::Coordinator, ..Default::default() })?;
+        self.log.sync()?;
+        let now = self.clock.now_ms();
+        let mut st = self.state.lock();
+        let g = st.committed.entry(group.to_string()).or_default();
+        for (i, (topic, partition, o)) in offsets.iter().enumerate() {
+            let value = OffsetAndMetadata { commit_timestamp: now, ..o.clone() };
+            g.insert((topic.clone(), *partition), Stored { value, log_offset: info.first_offset + i as i64 });
+        }
+        Ok(())
+    }
+
+    /// TxnOffsetCommit: writes `offsets` as part of the producer's transaction. They become
+    /// committed when the transaction commits and are dropped if it aborts. The producer's epoch
+    /// is checked by the partition (a fenced producer gets INVALID_PRODUCER_EPOCH); the caller
+    /// has checked that the offsets partition is in the transaction (AddOffsetsToTxn) and the
+    /// consumer's generation (KIP-447).
+    pub fn txn_commit(
+        &self,
+        producer_id: i64,
+        producer_epoch: i16,
+        group: &str,
+        offsets: &[(String, i32, OffsetAndMetadata)],
+    ) -> Result<()> {
+        Self::validate(group, offsets)?;
+        if offsets.is_empty() {
+            return Ok(());
+        }
+        let bytes = self.build_batch(group, offsets, Some((producer_id, producer_epoch)))?;
+        // KIP-890 part 1: the group coordinator appends on behalf of the producer only after the
+        // transaction coordinator added the partition (AddOffsetsToTxn), so it can vouch for the
+        // first transactional write itself.
+        let guard = self.log.create_verification_guard(producer_id, 0, producer_epoch);
+        let opts = AppendOptions {
+            origin: Origin::Coordinator,
+            verification_guard: Some(guard),
+            ..Default::default()
+        };
+        let info = self.log.append_with(&bytes, &opts)?;
+        self.log.sync()?;
+        let now = self.clock.now_ms();
+        let mut st = self.state.lock();
+        let g = st.pending.entry(producer_id).or_default().entry(group.to_string()).or_default();
+        for (i, (topic, partition, o)) in offsets.iter().enumerate() {
+            let value = OffsetAndMetadata { commit_timestamp: now, ..o.clone() };
+            g.insert((topic.clone(), *partition), Stored { value, log_offset: info.first_offset + i as i64 });
+        }
+        Ok(())
+    }
+
+    /// A transaction marker for `producer_id` landed in `__consumer_offsets`: apply (commit) or
+    /// drop (abort) its pending offsets.
+    pub(crate) fn complete_txn(&self, producer_id: i64, commit: bool) {
+        let mut st = self.state.lock();
+        complete(&mut st, producer_id, commit);
+    }
+
+    /// OffsetFetch: the committed offsets of `group` for `partitions` (all committed partitions
+    /// of the group when `None`). With `require_stable`, partitions with a pending transactional
+    /// commit answer UNSTABLE_OFFSET_COMMIT.
+    pub fn fetch(
+        &self,
+        group: &str,
+        partitions: Option<&[(String, i32)]>,
+        require_stable: bool,
+    ) -> Result<Vec<FetchedOffset>> {
+        if group.is_empty() {
+            return Err(Error::kafka(ErrorCode::InvalidGroupId, "the group id is empty"));
+        }
+        let st = self.state.lock();
+        let committed = st.committed.get(group);
+        let is_pending = |tp: &TopicPartitionKey| {
+            st.pending.values().any(|groups| groups.get(group).is_some_and(|g| g.contains_key(tp)))
+        };
+        let keys: Vec<TopicPartitionKey> = match partitions {
+            Some(p) => p.to_vec(),
+            None => committed.map(|c| c.keys().cloned().collect()).unwrap_or_default(),
+        };
+        Ok(keys
+            .into_iter()
+            .map(|tp| {
+                let unstable = require_stable && is_pending(&tp);
+                FetchedOffset {
+                    committed: if unstable {
+                        None
+                    } else {
+                        committed.and_then(|c| c.get(&tp)).map(|s| s.value.clone())
+                    },
+                    error: if unstable { ErrorCode::UnstableOffsetCommit } else { ErrorCode::None },
+                    topic: tp.0,
+                    partition: tp.1,
+                }
+            })
+            .collect())
+    }
+
+    /// The committed offset of one partition, ignoring pending transactional commits.
+    pub fn committed(&self, group: &str, topic: &str, partition: i32) -> Option<OffsetAndMetadata> {
+        let st = self.state.lock();
+        st.committed.get(group).and_then(|g| g.get(&(topic.to_string(), partition))).map(|s| s.value.clone())
+    }
+
+    /// Whether `group` has transactional offsets waiting for a marker.
+    pub fn has_pending(&self, group: &str) -> bool {
+        self.state.lock().pending.values().any(|g| g.contains_key(group))
+    }
+
+    /// Groups with committed offsets.
+    pub fn groups(&self) -> Vec<String> {
+        let mut g: Vec<String> = self.state.lock().committed.keys().cloned().collect();
+        g.sort();
+        g
+    }
+}
+
+/// Applies or drops the pending offsets of a producer. A transactional commit only replaces a
+/// committed offset whose record is older (Kafka's `CommitRecordMetadataAndOffset.olderThan`):
+/// a plain commit made after the transactional one was written wins.
+fn complete(st: &mut State, producer_id: i64, commit: bool) {
+    let Some(groups) = st.pending.remove(&producer_id) else { return };
+    if !commit {
+        return;
+    }
+    for (group, offsets) in groups {
+        let g = st.committed.entry(group).or_default();
+        for (tp, stored) in offsets {
+            let replace = g.get(&tp).is_none_or(|existing| existing.log_offset < stored.log_offset);
+            if replace {
+                g.insert(tp, stored);
+            }
+        }
+    }
+}
