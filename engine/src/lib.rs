@@ -10,6 +10,7 @@ pub mod clock;
 pub mod config;
 mod engine;
 pub mod error;
+pub mod inspect;
 pub mod io;
 pub mod log;
 mod mmap;
@@ -28,3 +29,8 @@ pub use log::{
     AppendInfo, AppendOptions, CommittedRecord, CommittedRecords, FetchData, IsolationLevel, OffsetSpec,
     Origin, PartitionLog, TopicPartition,
 };
+
+/// The README's Rust examples, compiled and run as doctests so they stay correct.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
