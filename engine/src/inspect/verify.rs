@@ -693,19 +693,28 @@ fn verify_checkpoints(
     }
 }
 
-fn records_of(batches: &[Vec<u8>]) -> Vec<(Option<Vec<u8>>, Option<Vec<u8>>, i64, bool, i64)> {
+/// A record of an internal topic with the batch fields the checks need.
+struct InternalRecord {
+    key: Option<Vec<u8>>,
+    value: Option<Vec<u8>>,
+    offset: i64,
+    transactional: bool,
+    producer_id: i64,
+}
+
+fn records_of(batches: &[Vec<u8>]) -> Vec<InternalRecord> {
     let mut out = Vec::new();
     for bytes in batches {
         let Ok(b) = RecordBatch::parse(bytes) else { continue };
         let Ok(records) = b.records() else { continue };
         for r in records.iter().flatten() {
-            out.push((
-                r.key.map(<[u8]>::to_vec),
-                r.value.map(<[u8]>::to_vec),
-                r.offset,
-                b.is_transactional(),
-                b.producer_id(),
-            ));
+            out.push(InternalRecord {
+                key: r.key.map(<[u8]>::to_vec),
+                value: r.value.map(<[u8]>::to_vec),
+                offset: r.offset,
+                transactional: b.is_transactional(),
+                producer_id: b.producer_id(),
+            });
         }
     }
     out
@@ -722,7 +731,7 @@ fn verify_coordinators(
     let txn_tp = TopicPartition::new(TRANSACTION_STATE_TOPIC, 0);
     let txn_path = dir.join(txn_tp.dir_name());
     if let Some(s) = parts.get(&txn_tp) {
-        for (key, value, offset, _, _) in records_of(&s.batches) {
+        for InternalRecord { key, value, offset, .. } in records_of(&s.batches) {
             let Some(key) = key else { continue };
             match read_record(&key, value.as_deref()) {
                 Ok(TxnLogRecord::Transaction { transactional_id, value }) => {
@@ -768,7 +777,7 @@ fn verify_coordinators(
     let off_tp = TopicPartition::new(CONSUMER_OFFSETS_TOPIC, 0);
     let off_path = dir.join(off_tp.dir_name());
     if let Some(s) = parts.get(&off_tp) {
-        for (key, value, offset, transactional, pid) in records_of(&s.batches) {
+        for InternalRecord { key, value, offset, transactional, producer_id: pid } in records_of(&s.batches) {
             let Some(key) = key else { continue };
             match crate::offsets::decode_key(&key) {
                 Ok(crate::offsets::OffsetsKey::OffsetCommit(k)) => {
