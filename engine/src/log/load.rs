@@ -166,6 +166,11 @@ impl PartitionLog {
                 )?
             };
         }
+        // Recovery trims the indexes it rebuilds; the active segment's grow back to
+        // `segment.index.bytes` before anything is appended.
+        if let Some(active) = segments.values().next_back() {
+            active.resize_indexes(seg_config.max_index_bytes)?;
+        }
         let first_base = segments.keys().next().copied();
         let log_start = match first_base {
             Some(b) => log_start_checkpoint.max(b),

@@ -658,7 +658,28 @@ impl LogSegment {
             scan.valid_bytes = pos;
         }
         self.size.store(scan.valid_bytes, Ordering::Release);
+        // As Kafka's `LogSegment.recover`: the time-index entry a close would write, then both
+        // indexes trimmed to their valid entries. A recovered segment that stays inactive is
+        // never written again; the loader resizes the active segment's indexes back.
+        {
+            let w = self.writer.lock();
+            if w.max_timestamp >= 0 {
+                self.time_index.write().maybe_append(w.max_timestamp, w.offset_of_max_timestamp, true)?;
+            }
+        }
+        self.offset_index.write().trim_to_valid_size()?;
+        self.time_index.write().trim_to_valid_size()?;
         Ok(scan)
+    }
+
+    /// Resizes the offset and time indexes to `max_index_bytes` (Kafka's `resizeIndexes`): an
+    /// index trimmed at roll, close or recovery must grow again before the segment is appended
+    /// to, or it counts as full and the segment rolls at once.
+    pub fn resize_indexes(&self, max_index_bytes: u32) -> Result<()> {
+        self.ensure_writable()?;
+        self.offset_index.write().resize(max_index_bytes)?;
+        self.time_index.write().resize(max_index_bytes)?;
+        Ok(())
     }
 
     fn invalid_tail(&self, pos: u64, have: &[u8], file_len: u64, reason: &str) -> InvalidTail {
