@@ -230,7 +230,10 @@ impl PartitionLog {
         // Snapshots above the log end describe data that no longer exists; snapshots at or
         // below the log start can never be needed again (Kafka's reload rule).
         self.snapshots.delete_above(log_end)?;
-        if !clean || !self.snapshots.list()?.contains(&log_end) {
+        // Kafka's `takeSnapshot` rule: only when the state covers more than the newest snapshot
+        // (or the log start when there is none), so an empty log gets no snapshot.
+        let latest = self.snapshots.list()?.last().copied().unwrap_or(log_start);
+        if log_end > latest {
             self.snapshots.write(log_end, &inner.producers.snapshot_entries())?;
         }
         if !clean {
