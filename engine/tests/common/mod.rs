@@ -288,3 +288,40 @@ pub fn assert_bytes_eq(ours: &[u8], theirs: &[u8], what: &str) {
         );
     }
 }
+
+/// A small deterministic PRNG (xorshift64*), so randomised tests replay exactly.
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// Uniform in `0..n` (n > 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n
+    }
+
+    pub fn bytes(&mut self, n: usize) -> Vec<u8> {
+        (0..n).map(|_| self.next_u64() as u8).collect()
+    }
+}
+
+/// Overwrites `file` from `position` to its end with random bytes (Kafka's `writeNonsenseToFile`).
+pub fn write_nonsense(file: &Path, position: u64, rng: &mut Rng) {
+    use std::io::{Seek, SeekFrom, Write};
+    let len = std::fs::metadata(file).unwrap().len();
+    let mut f = std::fs::OpenOptions::new().write(true).open(file).unwrap();
+    f.seek(SeekFrom::Start(position)).unwrap();
+    f.write_all(&rng.bytes((len - position) as usize)).unwrap();
+}
