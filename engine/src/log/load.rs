@@ -338,7 +338,7 @@ fn open_clean(segments: &SegmentMap, report: &mut PartitionRecovery) -> Result<i
     for (&base, segment) in segments {
         if let Err(e) = segment.sanity_check() {
             log::warn!("rebuilding the indexes of segment {base}: {e}");
-            let scan = segment.recover(|_, _| Ok(Vec::new()))?;
+            let scan = segment.rebuild_indexes()?;
             report.rebuilt_indexes.push(base);
             if let Some(bad) = scan.invalid {
                 return Err(StorageError::Corrupt {
@@ -378,7 +378,7 @@ fn recover_unclean(
     // Segments below the first dirty one are trusted (they were flushed); check their indexes.
     for (&base, segment) in segments.range(..first_dirty) {
         if segment.sanity_check().is_err() {
-            segment.recover(|_, _| Ok(Vec::new()))?;
+            segment.rebuild_indexes()?;
             report.rebuilt_indexes.push(base);
         }
     }
