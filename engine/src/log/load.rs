@@ -30,8 +30,8 @@ use crate::log::partition::{
 use crate::log::snapshots::{SNAPSHOT_SUFFIX, SnapshotFiles};
 use crate::producer::{AppendOrigin, ProducerStateManager};
 use crate::segment::{
-    AbortedTxn, DELETED_SUFFIX, INDEX_SUFFIX, LOG_SUFFIX, LogSegment, TIME_INDEX_SUFFIX, TXN_INDEX_SUFFIX,
-    parse_stem,
+    AbortedTxn, DELETED_SUFFIX, INDEX_SUFFIX, InvalidTail, LOG_SUFFIX, LogSegment, TIME_INDEX_SUFFIX,
+    TXN_INDEX_SUFFIX, parse_stem,
 };
 
 /// File name of Kafka's partition metadata (topic id) inside a partition directory.
@@ -375,6 +375,17 @@ fn recover_unclean(
         .next_back()
         .map(|(b, _)| *b)
         .unwrap_or_else(|| *segments.keys().next().expect("non-empty"));
+    // Damage below the recovery point refuses the open; check for it before anything is
+    // rewritten, so that a refused open leaves every file as it was.
+    if !ctx.truncate_corrupt_below_recovery_point && recovery_point > first_dirty {
+        let scan = segments[&first_dirty].verify_below(recovery_point)?;
+        if let Some(bad) = scan.invalid {
+            let valid_end = scan.next_offset.unwrap_or(first_dirty);
+            if valid_end < recovery_point {
+                return Err(below_recovery_point_error(dir, first_dirty, &bad, valid_end, recovery_point));
+            }
+        }
+    }
     // Segments below the first dirty one are trusted (they were flushed); check their indexes.
     for (&base, segment) in segments.range(..first_dirty) {
         if segment.sanity_check().is_err() {
@@ -419,16 +430,7 @@ fn recover_unclean(
         if let Some(bad) = scan.invalid {
             let valid_end = scan.next_offset.unwrap_or(*base);
             if valid_end < recovery_point && !ctx.truncate_corrupt_below_recovery_point {
-                return Err(StorageError::Corrupt {
-                    path: LogSegment::log_path(dir, *base),
-                    detail: format!(
-                        "invalid batch at position {} (offset {valid_end}) below the recovery point {recovery_point}: \
-                         {}; this data was fsynced, so the damage is not from a crash. Set \
-                         truncate.corrupt.below.recovery.point=true to open anyway and cut the log there",
-                        bad.position, bad.reason
-                    ),
-                }
-                .into());
+                return Err(below_recovery_point_error(dir, *base, &bad, valid_end, recovery_point));
             }
             log::warn!(
                 "{}: truncating {} bytes of segment {base} at position {} (offset {valid_end}): {}",
@@ -453,6 +455,26 @@ fn recover_unclean(
         }
     }
     Ok(log_end)
+}
+
+/// The error for invalid data below the recovery point.
+fn below_recovery_point_error(
+    dir: &Path,
+    base: i64,
+    bad: &InvalidTail,
+    valid_end: i64,
+    recovery_point: i64,
+) -> crate::error::Error {
+    StorageError::Corrupt {
+        path: LogSegment::log_path(dir, base),
+        detail: format!(
+            "invalid batch at position {} (offset {valid_end}) below the recovery point {recovery_point}: \
+             {}; this data was fsynced, so the damage is not from a crash. Set \
+             truncate.corrupt.below.recovery.point=true to open anyway and cut the log there",
+            bad.position, bad.reason
+        ),
+    }
+    .into()
 }
 
 /// Removes a segment's files right away (recovery: the data is invalid or after invalid data).

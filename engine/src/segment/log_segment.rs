@@ -584,6 +584,12 @@ impl LogSegment {
         self.rebuild(false, |_, _| Ok(Vec::new()))
     }
 
+    /// Checks the batches that start below `offset` exactly as [`LogSegment::recover`] would,
+    /// without changing anything (so that a refused open leaves every file as it was).
+    pub fn verify_below(&self, offset: i64) -> Result<RecoveryScan> {
+        self.scan_batches(|batch, _| Ok(batch.base_offset() < offset))
+    }
+
     fn rebuild(
         &self,
         reset_txn_index: bool,
