@@ -141,8 +141,18 @@ impl PartitionLog {
         // Open segments; the last one is active.
         let mut segments: SegmentMap = BTreeMap::new();
         let last_base = bases.iter().next_back().copied();
+        // Segments whose offset or time index file is missing: they are opened with writable
+        // indexes (which creates the files) and rebuilt below, as Kafka recovers a segment
+        // whose index is missing.
+        let mut missing_indexes = BTreeSet::new();
         for &base in &bases {
-            let seg = LogSegment::open(io.clone(), dir, base, seg_config, Some(base) == last_base, now)?;
+            for path in [LogSegment::index_path(dir, base), LogSegment::time_index_path(dir, base)] {
+                if io.metadata(&path).map_err(|e| StorageError::io("stat", &path, e))?.is_none() {
+                    missing_indexes.insert(base);
+                }
+            }
+            let writable = Some(base) == last_base || missing_indexes.contains(&base);
+            let seg = LogSegment::open(io.clone(), dir, base, seg_config, writable, now)?;
             segments.insert(base, Arc::new(seg));
         }
 
@@ -153,13 +163,14 @@ impl PartitionLog {
         let mut log_end = 0;
         if !segments.is_empty() {
             log_end = if params.clean_shutdown {
-                open_clean(&segments, &mut report)?
+                open_clean(&segments, &missing_indexes, &mut report)?
             } else {
                 recover_unclean(
                     &ctx,
                     dir,
                     &mut segments,
                     recovery_point,
+                    &missing_indexes,
                     &snapshots,
                     &mut producers,
                     &mut report,
@@ -332,11 +343,19 @@ fn apply_replayed(
 
 /// Opens a cleanly shut down log: indexes are trusted after a sanity check (a segment whose
 /// indexes fail it is rebuilt from its data), and only the active segment's tail is scanned.
-fn open_clean(segments: &SegmentMap, report: &mut PartitionRecovery) -> Result<i64> {
+fn open_clean(
+    segments: &SegmentMap,
+    missing_indexes: &BTreeSet<i64>,
+    report: &mut PartitionRecovery,
+) -> Result<i64> {
     let mut log_end = 0;
     let last = *segments.keys().next_back().expect("non-empty");
     for (&base, segment) in segments {
-        if let Err(e) = segment.sanity_check() {
+        let problem = match segment.sanity_check() {
+            Err(e) => Some(e.to_string()),
+            Ok(()) => missing_indexes.contains(&base).then(|| "an index file is missing".to_string()),
+        };
+        if let Some(e) = problem {
             log::warn!("rebuilding the indexes of segment {base}: {e}");
             let scan = segment.rebuild_indexes()?;
             report.rebuilt_indexes.push(base);
@@ -365,6 +384,7 @@ fn recover_unclean(
     dir: &Path,
     segments: &mut SegmentMap,
     recovery_point: i64,
+    missing_indexes: &BTreeSet<i64>,
     snapshots: &SnapshotFiles,
     producers: &mut ProducerStateManager,
     report: &mut PartitionRecovery,
@@ -388,7 +408,7 @@ fn recover_unclean(
     }
     // Segments below the first dirty one are trusted (they were flushed); check their indexes.
     for (&base, segment) in segments.range(..first_dirty) {
-        if segment.sanity_check().is_err() {
+        if segment.sanity_check().is_err() || missing_indexes.contains(&base) {
             segment.rebuild_indexes()?;
             report.rebuilt_indexes.push(base);
         }
