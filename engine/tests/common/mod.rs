@@ -325,3 +325,16 @@ pub fn write_nonsense(file: &Path, position: u64, rng: &mut Rng) {
     f.seek(SeekFrom::Start(position)).unwrap();
     f.write_all(&rng.bytes((len - position) as usize)).unwrap();
 }
+
+/// A temporary directory on a memory file system when there is one (`/dev/shm`), for tests that
+/// open hundreds of engines: fsync there is free, and what they test is recovery logic, not the
+/// disk. Falls back to the default temporary directory.
+pub fn scratch_dir() -> tempfile::TempDir {
+    let shm = Path::new("/dev/shm");
+    if shm.is_dir()
+        && let Ok(dir) = tempfile::Builder::new().prefix("eoslog-test").tempdir_in(shm)
+    {
+        return dir;
+    }
+    tempfile::tempdir().unwrap()
+}
