@@ -353,6 +353,16 @@ impl PartitionLog {
         if bytes.len() > config.max_message_bytes as usize {
             return Err(Error::MessageTooLarge { size: bytes.len(), max: config.max_message_bytes as usize });
         }
+        // Kafka's LogValidator: one v2 batch per append; a second whole batch is INVALID_RECORD
+        // (bytes after the batch that do not frame as one stay CORRUPT_MESSAGE).
+        if let batch::Frame::Complete(n) = batch::frame(bytes)
+            && n < bytes.len()
+            && matches!(batch::frame(&bytes[n..]), batch::Frame::Complete(_))
+        {
+            return Err(
+                crate::error::BatchError::InvalidRecord("more than one batch in one append".into()).into()
+            );
+        }
         let batch = RecordBatch::parse(bytes)?;
         batch.validate()?;
         if batch.is_control() && opts.origin == Origin::Client {
