@@ -322,8 +322,8 @@ impl PartitionLog {
     }
 
     /// Appends a batch exactly as the leader wrote it (replication): offsets and leader epoch
-    /// are kept, producer state is updated without checks, and the batch's base offset must be
-    /// the log end offset.
+    /// are kept, producer state is updated without checks, and the batch's base offset must not
+    /// be below the log end offset (it may be above: gaps are allowed, as in Kafka).
     pub fn append_as_follower(self: &Arc<Self>, batch: &[u8]) -> Result<AppendInfo> {
         let opts = AppendOptions { origin: Origin::Replication, ..Default::default() };
         let info = self.append_inner(batch, &opts, false)?;
@@ -443,7 +443,10 @@ impl PartitionLog {
             }
         }
         let batch = RecordBatch::parse(bytes)?;
-        if !assign_offsets && batch.base_offset() != log_end {
+        // Kafka's follower rule (UnexpectedAppendOffsetException): a replicated batch may not
+        // start below the log end; it may start above it (a leader's compacted or
+        // non-batch-aligned log leaves gaps).
+        if !assign_offsets && batch.base_offset() < log_end {
             return Err(Error::InvalidRequest(format!(
                 "replicated batch starts at offset {} but the log ends at {log_end}",
                 batch.base_offset()
