@@ -789,7 +789,9 @@ impl LogSegment {
 
     /// Truncates the segment so that it holds no offset ≥ `offset`; returns the bytes removed.
     pub fn truncate_to(&self, offset: i64) -> Result<u64> {
-        self.ensure_writable()?;
+        // The segment is (again) the active one: its indexes, trimmed when it rolled, must grow
+        // back to `segment.index.bytes` or they count as full (Kafka's `truncateTo` resizes too).
+        self.resize_indexes(self.config.max_index_bytes)?;
         let size = self.size();
         let position = match self.translate_offset(offset)? {
             // The batch holding `offset` goes too when it starts below it (whole batches only).
