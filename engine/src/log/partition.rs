@@ -113,6 +113,9 @@ pub(crate) struct LogContext {
     pub producer_config: ProducerStateConfig,
     pub group_commit: Arc<GroupCommit>,
     pub truncate_corrupt_below_recovery_point: bool,
+    /// Serialises writes of the data directory's offset checkpoints (the engine's periodic
+    /// write and a truncation lowering its own entry).
+    pub checkpoint_lock: Arc<Mutex<()>>,
 }
 
 /// Offsets readers look at without the writer lock.
