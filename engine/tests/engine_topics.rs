@@ -94,7 +94,10 @@ fn topics_create_list_delete_recreate() {
     engine.create_topic("orders", 3, common::small_topic()).unwrap();
     engine.create_topic_with("audit.log_v2", 1, &[("retention.ms", "1000")]).unwrap();
     let topics = engine.topics();
-    assert_eq!(topics.iter().map(|t| (t.name.as_str(), t.partitions)).collect::<Vec<_>>(), [("audit.log_v2", 1), ("orders", 3)]);
+    assert_eq!(
+        topics.iter().map(|t| (t.name.as_str(), t.partitions)).collect::<Vec<_>>(),
+        [("audit.log_v2", 1), ("orders", 3)]
+    );
     assert!(topics.iter().all(|t| t.topic_id.len() == 22 && !t.internal));
     assert_eq!(engine.topic("audit.log_v2").unwrap().config.retention_ms, 1000);
     for p in 0..3 {
@@ -141,7 +144,10 @@ fn topics_create_list_delete_recreate() {
     for dir in [tmp.path(), image.path()] {
         let engine = common::open(dir);
         let topics = engine.topics();
-        assert_eq!(topics.iter().map(|t| (t.name.as_str(), t.partitions)).collect::<Vec<_>>(), [("audit.log_v2", 1), ("orders", 2)]);
+        assert_eq!(
+            topics.iter().map(|t| (t.name.as_str(), t.partitions)).collect::<Vec<_>>(),
+            [("audit.log_v2", 1), ("orders", 2)]
+        );
         assert_eq!(engine.topic("orders").unwrap().topic_id, recreated.topic_id);
         assert_eq!(engine.topic("audit.log_v2").unwrap().config.retention_ms, 1000);
         assert_eq!(common::values(&engine, "orders", 0, IsolationLevel::ReadUncommitted), ["new-0"]);
@@ -164,7 +170,9 @@ fn per_topic_config_persists_and_alter_applies_at_once() {
     assert_eq!(log.segment_base_offsets(), vec![0]);
     // A smaller segment.bytes takes effect for the next append.
     let size = common::batch("0", 1).len();
-    engine.alter_topic_config("t", &[("segment.bytes", &(2 * size).to_string()), ("retention.ms", "-1")]).unwrap();
+    engine
+        .alter_topic_config("t", &[("segment.bytes", &(2 * size).to_string()), ("retention.ms", "-1")])
+        .unwrap();
     assert_eq!(log.config().segment_bytes as usize, 2 * size);
     log.append(&common::batch("3", 1)).unwrap();
     log.append(&common::batch("4", 1)).unwrap();
@@ -180,7 +188,10 @@ fn per_topic_config_persists_and_alter_applies_at_once() {
 
     let engine = common::open(tmp.path());
     assert_eq!(engine.topic("t").unwrap().config, expected);
-    assert_eq!(engine.partition("t", 0).unwrap().config().timestamp_type, eoslog::TimestampType::LogAppendTime);
+    assert_eq!(
+        engine.partition("t", 0).unwrap().config().timestamp_type,
+        eoslog::TimestampType::LogAppendTime
+    );
     assert_eq!(engine.topic("plain").unwrap().config, TopicConfig::default());
     // Engine defaults apply to keys a topic never set: a different default shows through.
     drop(engine);
