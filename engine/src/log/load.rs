@@ -8,6 +8,7 @@
 //!   truncated there and every later segment deleted, as Kafka does;
 //! - below the recovery point (data that was fsynced) it is damage a crash cannot cause: opening
 //!   fails with a clear error unless `truncate.corrupt.below.recovery.point` is set.
+//!
 //! A cleanly closed log is opened without reading its data: only each segment's tail after the
 //! last index entry is scanned to find the log end offset.
 
@@ -379,6 +380,7 @@ fn open_clean(
 
 /// Scans every segment from the one holding the recovery point, rebuilding indexes and
 /// producer state, and cuts a torn tail. Returns the log end offset.
+#[allow(clippy::too_many_arguments)]
 fn recover_unclean(
     ctx: &LogContext,
     dir: &Path,
