@@ -36,7 +36,11 @@ fn always_with_32_appenders_on_8_partitions_shares_fsyncs() {
                     // The high watermark first: the durable offset only grows.
                     let hw = p.high_watermark();
                     let durable = p.durable_offset();
-                    assert!(hw <= durable, "{}: high watermark {hw} above durable offset {durable}", p.topic_partition());
+                    assert!(
+                        hw <= durable,
+                        "{}: high watermark {hw} above durable offset {durable}",
+                        p.topic_partition()
+                    );
                     checks += 1;
                 }
             }

@@ -38,9 +38,10 @@ fn probe(dir: &Path, expect: &str) -> String {
         .env(PROBE_EXPECT, expect)
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "child failed: {stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    stdout
+    // The child reports on stderr (the test harness owns stdout).
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "child failed: {}\n{stderr}", String::from_utf8_lossy(&out.stdout));
+    stderr
 }
 
 #[test]
@@ -77,11 +78,11 @@ fn child_process_lock_probe() {
             assert_eq!(expect, "locked", "unexpected error: {e}");
             assert_eq!(e.code(), ErrorCode::KafkaStorageError);
             assert!(e.to_string().contains("locked"), "{e}");
-            println!("probe: locked");
+            eprintln!("probe: locked");
         }
         Ok(engine) => {
             assert_eq!(expect, "open", "the directory was not locked");
-            println!("probe: opened with {} topic(s)", engine.topics().len());
+            eprintln!("probe: opened with {} topic(s)", engine.topics().len());
             engine.close().unwrap();
         }
     }

@@ -6,7 +6,7 @@
 mod common;
 
 use eoslog::batch::RecordBatch;
-use eoslog::{AppendOptions, Compression, Engine, IsolationLevel, PartitionLog, RecordBatchBuilder};
+use eoslog::{AppendOptions, Compression, IsolationLevel, PartitionLog, RecordBatchBuilder};
 use kafka_protocol::records::{
     Compression as KCompression, Record as KRecord, RecordBatchDecoder, TimestampType as KTimestampType,
 };
@@ -242,5 +242,4 @@ fn log_append_time_batches_decode_with_kafka_protocol() {
             assert_eq!((r.producer_id, r.producer_epoch, r.sequence), (9, 0, e.producer.2 + e.offset as i32));
         }
     }
-    let _ = Engine::data_dir(&engine);
 }

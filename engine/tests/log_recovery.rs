@@ -13,6 +13,9 @@ use eoslog::{Engine, EngineConfig, ErrorCode, IsolationLevel};
 
 const TOPIC: &str = "t";
 
+/// Records as (offset, value).
+type Records = Vec<(i64, Vec<u8>)>;
+
 /// A crash image: the data directory of a running engine copied as it was (what SIGKILL leaves).
 struct Image {
     _tmp: tempfile::TempDir,
@@ -53,7 +56,7 @@ fn build_image(unflushed: usize) -> Image {
     engine.create_topic(TOPIC, 1, common::small_topic()).unwrap();
     let log = engine.partition(TOPIC, 0).unwrap();
     let mut i = 0;
-    let mut append = |i: &mut usize| {
+    let append = |i: &mut usize| {
         log.append(&common::batch(&format!("b{i}"), 3)).unwrap();
         *i += 1;
     };
@@ -81,7 +84,7 @@ fn build_image(unflushed: usize) -> Image {
 
     let last = common::read(common::log_path(&dir.join(format!("{TOPIC}-0")), *segments.last().unwrap()));
     let last_batches = common::batch_positions(&last);
-    assert_eq!(last_batches.iter().map(|b| b.0 + b.1).last().unwrap(), last.len());
+    assert_eq!(last_batches.iter().map(|b| b.0 + b.1).next_back().unwrap(), last.len());
     Image { _tmp: tmp, dir, segments, last_batches, records, flushed }
 }
 
@@ -208,7 +211,6 @@ fn torn_middle_segment_deletes_later_segments() {
     let batches = common::batch_positions(&common::read(&second));
     let (pos, size, base, _) = batches[batches.len() / 2];
     let cut = pos + size / 2;
-    let second_len = std::fs::metadata(&second).unwrap().len();
     let later: u64 =
         segments[2..].iter().map(|b| std::fs::metadata(common::log_path(&pdir, *b)).unwrap().len()).sum();
     std::fs::OpenOptions::new().write(true).open(&second).unwrap().set_len(cut as u64).unwrap();
@@ -227,7 +229,6 @@ fn torn_middle_segment_deletes_later_segments() {
         assert!(!common::log_path(&pdir, *b).exists());
         assert!(!pdir.join(format!("{b:020}.index")).exists());
     }
-    let _ = second_len;
     // Appends continue in segment 1.
     assert_eq!(log.append(&common::batch("x", 2)).unwrap().first_offset, base);
 }
@@ -303,7 +304,7 @@ fn damage_in_an_older_segment_is_caught_on_read() {
 }
 
 /// Builds a cleanly closed three-segment log; returns the data directory and its records.
-fn closed_log() -> (tempfile::TempDir, Vec<i64>, Vec<(i64, Vec<u8>)>) {
+fn closed_log() -> (tempfile::TempDir, Vec<i64>, Records) {
     let tmp = tempfile::tempdir().unwrap();
     let engine = common::open(tmp.path());
     engine.create_topic(TOPIC, 1, common::small_topic()).unwrap();

@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use eoslog::clock::ManualClock;
@@ -478,5 +478,4 @@ fn log_append_time_stamps_max_timestamp() {
     let b = data.records.batches().next().unwrap().unwrap();
     assert_eq!(b.timestamp_type(), TimestampType::CreateTime);
     assert_eq!(b.max_timestamp(), common::T0 + 5000);
-    let _ = PathBuf::new();
 }

@@ -169,8 +169,7 @@ fn translate_offset_with_sparse_index() {
 fn truncate() {
     let dir = tempfile::tempdir().unwrap();
     let seg = create(dir.path(), 40, 10);
-    let mut offset = 40;
-    for i in 0..30 {
+    for (i, offset) in (40..70i64).enumerate() {
         let ms1 = records(offset, common::T0, &["hello"]);
         let ms2 = records(offset + 1, common::T0, &["there"]);
         append(&seg, &ms1);
@@ -183,7 +182,6 @@ fn truncate() {
         assert_eq!(seg.truncate_to(offset + 1).unwrap(), ms2.len() as u64);
         let read = seg.read(offset, 10_000, i64::MAX, true).unwrap().unwrap();
         assert_eq!(read.bytes, ms1, "#{i}");
-        offset += 1;
     }
     // 30 one-record batches of 'hello' remain.
     assert_eq!(read_all(&seg, 40).len(), 30);
