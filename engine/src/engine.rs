@@ -171,6 +171,7 @@ impl Engine {
             },
             group_commit: Arc::new(GroupCommit::new(io.clone())),
             truncate_corrupt_below_recovery_point: config.truncate_corrupt_below_recovery_point,
+            checkpoint_lock: Arc::new(Mutex::new(())),
         };
 
         // Partition directories on disk, including ones not in the metadata file (a Kafka
@@ -720,6 +721,9 @@ fn background_loop(engine: std::sync::Weak<EngineInner>, stop: Arc<(Mutex<bool>,
 impl EngineInner {
     /// Writes the recovery-point and log-start-offset checkpoints of every partition.
     fn write_checkpoints(&self) -> Result<()> {
+        // Held from reading the offsets to writing the files: a truncation that lowers its
+        // entry meanwhile must not be overwritten by values read before it.
+        let _guard = self.ctx.checkpoint_lock.lock();
         let mut recovery = BTreeMap::new();
         let mut starts = BTreeMap::new();
         for t in self.topics.read().values() {

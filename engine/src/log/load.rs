@@ -31,8 +31,8 @@ use crate::log::partition::{
 use crate::log::snapshots::{SNAPSHOT_SUFFIX, SnapshotFiles};
 use crate::producer::{AppendOrigin, ProducerStateManager};
 use crate::segment::{
-    AbortedTxn, DELETED_SUFFIX, INDEX_SUFFIX, LOG_SUFFIX, LogSegment, TIME_INDEX_SUFFIX, TXN_INDEX_SUFFIX,
-    parse_stem,
+    AbortedTxn, DELETED_SUFFIX, INDEX_SUFFIX, InvalidTail, LOG_SUFFIX, LogSegment, TIME_INDEX_SUFFIX,
+    TXN_INDEX_SUFFIX, parse_stem,
 };
 
 /// File name of Kafka's partition metadata (topic id) inside a partition directory.
@@ -142,8 +142,18 @@ impl PartitionLog {
         // Open segments; the last one is active.
         let mut segments: SegmentMap = BTreeMap::new();
         let last_base = bases.iter().next_back().copied();
+        // Segments whose offset or time index file is missing: they are opened with writable
+        // indexes (which creates the files) and rebuilt below, as Kafka recovers a segment
+        // whose index is missing.
+        let mut missing_indexes = BTreeSet::new();
         for &base in &bases {
-            let seg = LogSegment::open(io.clone(), dir, base, seg_config, Some(base) == last_base, now)?;
+            for path in [LogSegment::index_path(dir, base), LogSegment::time_index_path(dir, base)] {
+                if io.metadata(&path).map_err(|e| StorageError::io("stat", &path, e))?.is_none() {
+                    missing_indexes.insert(base);
+                }
+            }
+            let writable = Some(base) == last_base || missing_indexes.contains(&base);
+            let seg = LogSegment::open(io.clone(), dir, base, seg_config, writable, now)?;
             segments.insert(base, Arc::new(seg));
         }
 
@@ -154,18 +164,24 @@ impl PartitionLog {
         let mut log_end = 0;
         if !segments.is_empty() {
             log_end = if params.clean_shutdown {
-                open_clean(&segments, &mut report)?
+                open_clean(&segments, &missing_indexes, &mut report)?
             } else {
                 recover_unclean(
                     &ctx,
                     dir,
                     &mut segments,
                     recovery_point,
+                    &missing_indexes,
                     &snapshots,
                     &mut producers,
                     &mut report,
                 )?
             };
+        }
+        // Recovery trims the indexes it rebuilds; the active segment's grow back to
+        // `segment.index.bytes` before anything is appended.
+        if let Some(active) = segments.values().next_back() {
+            active.resize_indexes(seg_config.max_index_bytes)?;
         }
         let first_base = segments.keys().next().copied();
         let log_start = match first_base {
@@ -226,7 +242,10 @@ impl PartitionLog {
         // Snapshots above the log end describe data that no longer exists; snapshots at or
         // below the log start can never be needed again (Kafka's reload rule).
         self.snapshots.delete_above(log_end)?;
-        if !clean || !self.snapshots.list()?.contains(&log_end) {
+        // Kafka's `takeSnapshot` rule: only when the state covers more than the newest snapshot
+        // (or the log start when there is none), so an empty log gets no snapshot.
+        let latest = self.snapshots.list()?.last().copied().unwrap_or(log_start);
+        if log_end > latest {
             self.snapshots.write(log_end, &inner.producers.snapshot_entries())?;
         }
         if !clean {
@@ -325,13 +344,21 @@ fn apply_replayed(
 
 /// Opens a cleanly shut down log: indexes are trusted after a sanity check (a segment whose
 /// indexes fail it is rebuilt from its data), and only the active segment's tail is scanned.
-fn open_clean(segments: &SegmentMap, report: &mut PartitionRecovery) -> Result<i64> {
+fn open_clean(
+    segments: &SegmentMap,
+    missing_indexes: &BTreeSet<i64>,
+    report: &mut PartitionRecovery,
+) -> Result<i64> {
     let mut log_end = 0;
     let last = *segments.keys().next_back().expect("non-empty");
     for (&base, segment) in segments {
-        if let Err(e) = segment.sanity_check() {
+        let problem = match segment.sanity_check() {
+            Err(e) => Some(e.to_string()),
+            Ok(()) => missing_indexes.contains(&base).then(|| "an index file is missing".to_string()),
+        };
+        if let Some(e) = problem {
             log::warn!("rebuilding the indexes of segment {base}: {e}");
-            let scan = segment.recover(|_, _| Ok(Vec::new()))?;
+            let scan = segment.rebuild_indexes()?;
             report.rebuilt_indexes.push(base);
             if let Some(bad) = scan.invalid {
                 return Err(StorageError::Corrupt {
@@ -353,11 +380,13 @@ fn open_clean(segments: &SegmentMap, report: &mut PartitionRecovery) -> Result<i
 
 /// Scans every segment from the one holding the recovery point, rebuilding indexes and
 /// producer state, and cuts a torn tail. Returns the log end offset.
+#[allow(clippy::too_many_arguments)]
 fn recover_unclean(
     ctx: &LogContext,
     dir: &Path,
     segments: &mut SegmentMap,
     recovery_point: i64,
+    missing_indexes: &BTreeSet<i64>,
     snapshots: &SnapshotFiles,
     producers: &mut ProducerStateManager,
     report: &mut PartitionRecovery,
@@ -368,10 +397,21 @@ fn recover_unclean(
         .next_back()
         .map(|(b, _)| *b)
         .unwrap_or_else(|| *segments.keys().next().expect("non-empty"));
+    // Damage below the recovery point refuses the open; check for it before anything is
+    // rewritten, so that a refused open leaves every file as it was.
+    if !ctx.truncate_corrupt_below_recovery_point && recovery_point > first_dirty {
+        let scan = segments[&first_dirty].verify_below(recovery_point)?;
+        if let Some(bad) = scan.invalid {
+            let valid_end = scan.next_offset.unwrap_or(first_dirty);
+            if valid_end < recovery_point {
+                return Err(below_recovery_point_error(dir, first_dirty, &bad, valid_end, recovery_point));
+            }
+        }
+    }
     // Segments below the first dirty one are trusted (they were flushed); check their indexes.
     for (&base, segment) in segments.range(..first_dirty) {
-        if segment.sanity_check().is_err() {
-            segment.recover(|_, _| Ok(Vec::new()))?;
+        if segment.sanity_check().is_err() || missing_indexes.contains(&base) {
+            segment.rebuild_indexes()?;
             report.rebuilt_indexes.push(base);
         }
     }
@@ -412,16 +452,7 @@ fn recover_unclean(
         if let Some(bad) = scan.invalid {
             let valid_end = scan.next_offset.unwrap_or(*base);
             if valid_end < recovery_point && !ctx.truncate_corrupt_below_recovery_point {
-                return Err(StorageError::Corrupt {
-                    path: LogSegment::log_path(dir, *base),
-                    detail: format!(
-                        "invalid batch at position {} (offset {valid_end}) below the recovery point {recovery_point}: \
-                         {}; this data was fsynced, so the damage is not from a crash. Set \
-                         truncate.corrupt.below.recovery.point=true to open anyway and cut the log there",
-                        bad.position, bad.reason
-                    ),
-                }
-                .into());
+                return Err(below_recovery_point_error(dir, *base, &bad, valid_end, recovery_point));
             }
             log::warn!(
                 "{}: truncating {} bytes of segment {base} at position {} (offset {valid_end}): {}",
@@ -446,6 +477,26 @@ fn recover_unclean(
         }
     }
     Ok(log_end)
+}
+
+/// The error for invalid data below the recovery point.
+fn below_recovery_point_error(
+    dir: &Path,
+    base: i64,
+    bad: &InvalidTail,
+    valid_end: i64,
+    recovery_point: i64,
+) -> crate::error::Error {
+    StorageError::Corrupt {
+        path: LogSegment::log_path(dir, base),
+        detail: format!(
+            "invalid batch at position {} (offset {valid_end}) below the recovery point {recovery_point}: \
+             {}; this data was fsynced, so the damage is not from a crash. Set \
+             truncate.corrupt.below.recovery.point=true to open anyway and cut the log there",
+            bad.position, bad.reason
+        ),
+    }
+    .into()
 }
 
 /// Removes a segment's files right away (recovery: the data is invalid or after invalid data).

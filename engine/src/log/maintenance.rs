@@ -11,6 +11,7 @@ use std::sync::atomic::Ordering;
 
 use crate::config::TopicConfig;
 use crate::error::{Error, Result, StorageError};
+use crate::log::checkpoint::{LOG_START_OFFSET_CHECKPOINT, OffsetCheckpointFile, RECOVERY_POINT_CHECKPOINT};
 use crate::log::load::PartitionRecovery;
 use crate::log::partition::{LogInner, PartitionLog};
 use crate::segment::LogSegment;
@@ -177,7 +178,34 @@ impl PartitionLog {
             return self.truncate_fully_and_start_at(offset);
         }
         let result = self.truncate_locked(&mut inner, offset);
-        result.map_err(|e| self.fail(e))
+        let new_end = self.log_end_offset();
+        drop(inner);
+        result.map_err(|e| self.fail(e))?;
+        self.lower_checkpointed_offsets(new_end, None).map_err(|e| self.fail(e))
+    }
+
+    /// After a truncation, lowers this partition's entries in the data directory's
+    /// recovery-point (and, when given, log-start-offset) checkpoints to `recovery_point` /
+    /// `log_start`, as Kafka checkpoints right after truncating (`LogManager.truncateTo`).
+    /// Otherwise a crash before the next periodic checkpoint would leave a recovery point above
+    /// the truncation, and the torn tail of any later append would be taken for damage of
+    /// flushed data (or the log would reopen at the old log start).
+    fn lower_checkpointed_offsets(&self, recovery_point: i64, log_start: Option<i64>) -> Result<()> {
+        let Some(data_dir) = self.dir.parent() else { return Ok(()) };
+        let _guard = self.ctx.checkpoint_lock.lock();
+        let key = (self.tp.topic.clone(), self.tp.partition);
+        let files =
+            [(RECOVERY_POINT_CHECKPOINT, Some(recovery_point)), (LOG_START_OFFSET_CHECKPOINT, log_start)];
+        for (name, value) in files {
+            let Some(value) = value else { continue };
+            let file = OffsetCheckpointFile::new(self.ctx.io.clone(), data_dir.join(name));
+            let mut offsets = file.read()?;
+            if offsets.get(&key).is_some_and(|&v| v > value) {
+                offsets.insert(key.clone(), value);
+                file.write(&offsets)?;
+            }
+        }
+        Ok(())
     }
 
     fn truncate_locked(&self, inner: &mut LogInner, offset: i64) -> Result<()> {
@@ -248,7 +276,9 @@ impl PartitionLog {
             self.ctx.io.sync_dir(&self.dir).map_err(|e| StorageError::io("fsync dir", &self.dir, e))?;
             Ok(())
         })();
-        result.map_err(|e| self.fail(e))
+        drop(inner);
+        result.map_err(|e| self.fail(e))?;
+        self.lower_checkpointed_offsets(offset, Some(offset)).map_err(|e| self.fail(e))
     }
 
     /// Changes the topic configuration of this partition (takes effect for the next append,

@@ -113,6 +113,9 @@ pub(crate) struct LogContext {
     pub producer_config: ProducerStateConfig,
     pub group_commit: Arc<GroupCommit>,
     pub truncate_corrupt_below_recovery_point: bool,
+    /// Serialises writes of the data directory's offset checkpoints (the engine's periodic
+    /// write and a truncation lowering its own entry).
+    pub checkpoint_lock: Arc<Mutex<()>>,
 }
 
 /// Offsets readers look at without the writer lock.
@@ -322,8 +325,8 @@ impl PartitionLog {
     }
 
     /// Appends a batch exactly as the leader wrote it (replication): offsets and leader epoch
-    /// are kept, producer state is updated without checks, and the batch's base offset must be
-    /// the log end offset.
+    /// are kept, producer state is updated without checks, and the batch's base offset must not
+    /// be below the log end offset (it may be above: gaps are allowed, as in Kafka).
     pub fn append_as_follower(self: &Arc<Self>, batch: &[u8]) -> Result<AppendInfo> {
         let opts = AppendOptions { origin: Origin::Replication, ..Default::default() };
         let info = self.append_inner(batch, &opts, false)?;
@@ -352,6 +355,16 @@ impl PartitionLog {
     fn validate_incoming(&self, bytes: &[u8], opts: &AppendOptions, config: &TopicConfig) -> Result<()> {
         if bytes.len() > config.max_message_bytes as usize {
             return Err(Error::MessageTooLarge { size: bytes.len(), max: config.max_message_bytes as usize });
+        }
+        // Kafka's LogValidator: one v2 batch per append; a second whole batch is INVALID_RECORD
+        // (bytes after the batch that do not frame as one stay CORRUPT_MESSAGE).
+        if let batch::Frame::Complete(n) = batch::frame(bytes)
+            && n < bytes.len()
+            && matches!(batch::frame(&bytes[n..]), batch::Frame::Complete(_))
+        {
+            return Err(
+                crate::error::BatchError::InvalidRecord("more than one batch in one append".into()).into()
+            );
         }
         let batch = RecordBatch::parse(bytes)?;
         batch.validate()?;
@@ -433,7 +446,10 @@ impl PartitionLog {
             }
         }
         let batch = RecordBatch::parse(bytes)?;
-        if !assign_offsets && batch.base_offset() != log_end {
+        // Kafka's follower rule (UnexpectedAppendOffsetException): a replicated batch may not
+        // start below the log end; it may start above it (a leader's compacted or
+        // non-batch-aligned log leaves gaps).
+        if !assign_offsets && batch.base_offset() < log_end {
             return Err(Error::InvalidRequest(format!(
                 "replicated batch starts at offset {} but the log ends at {log_end}",
                 batch.base_offset()

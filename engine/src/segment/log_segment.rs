@@ -572,16 +572,79 @@ impl LogSegment {
     /// aborted-transaction entries to re-append for the batch.
     pub fn recover(
         &self,
+        on_batch: impl FnMut(&RecordBatch<'_>, u64) -> Result<Vec<AbortedTxn>>,
+    ) -> Result<RecoveryScan> {
+        self.rebuild(true, on_batch)
+    }
+
+    /// Rebuilds only the offset and time indexes from the data (they were missing or damaged),
+    /// keeping the `.txnindex`: its entries depend on producer state from before this segment
+    /// and cannot be recomputed from the segment alone.
+    pub fn rebuild_indexes(&self) -> Result<RecoveryScan> {
+        self.rebuild(false, |_, _| Ok(Vec::new()))
+    }
+
+    /// Checks the batches that start below `offset` exactly as [`LogSegment::recover`] would,
+    /// without changing anything (so that a refused open leaves every file as it was).
+    pub fn verify_below(&self, offset: i64) -> Result<RecoveryScan> {
+        self.scan_batches(|batch, _| Ok(batch.base_offset() < offset))
+    }
+
+    fn rebuild(
+        &self,
+        reset_txn_index: bool,
         mut on_batch: impl FnMut(&RecordBatch<'_>, u64) -> Result<Vec<AbortedTxn>>,
     ) -> Result<RecoveryScan> {
         self.ensure_writable()?;
         {
             self.offset_index.write().reset()?;
             self.time_index.write().reset()?;
-            self.txn_index.lock().reset()?;
+            if reset_txn_index {
+                self.txn_index.lock().reset()?;
+            }
             *self.writer.lock() =
                 WriterState { max_timestamp: -1, offset_of_max_timestamp: -1, ..Default::default() };
         }
+        let scan = self.scan_batches(|batch, pos| {
+            let aborted = on_batch(batch, pos)?;
+            self.rebuild_index_entry(batch, pos)?;
+            for txn in &aborted {
+                self.txn_index.lock().append(txn)?;
+            }
+            Ok(true)
+        })?;
+        self.size.store(scan.valid_bytes, Ordering::Release);
+        // As Kafka's `LogSegment.recover`: the time-index entry a close would write, then both
+        // indexes trimmed to their valid entries. A recovered segment that stays inactive is
+        // never written again; the loader resizes the active segment's indexes back.
+        {
+            let w = self.writer.lock();
+            if w.max_timestamp >= 0 {
+                self.time_index.write().maybe_append(w.max_timestamp, w.offset_of_max_timestamp, true)?;
+            }
+        }
+        self.offset_index.write().trim_to_valid_size()?;
+        self.time_index.write().trim_to_valid_size()?;
+        Ok(scan)
+    }
+
+    /// Resizes the offset and time indexes to `max_index_bytes` (Kafka's `resizeIndexes`): an
+    /// index trimmed at roll, close or recovery must grow again before the segment is appended
+    /// to, or it counts as full and the segment rolls at once.
+    pub fn resize_indexes(&self, max_index_bytes: u32) -> Result<()> {
+        self.ensure_writable()?;
+        self.offset_index.write().resize(max_index_bytes)?;
+        self.time_index.write().resize(max_index_bytes)?;
+        Ok(())
+    }
+
+    /// Walks the batches from the start of the file with recovery's checks, calling
+    /// `visit(batch, position)` for each valid one; `visit` returns false to stop before it.
+    /// Stops at the first invalid or incomplete batch and reports it in `invalid`.
+    fn scan_batches(
+        &self,
+        mut visit: impl FnMut(&RecordBatch<'_>, u64) -> Result<bool>,
+    ) -> Result<RecoveryScan> {
         let file_len = self.log.len().map_err(|e| StorageError::io("stat", self.log.path(), e))?;
         let mut scan = RecoveryScan::default();
         let mut pos = 0u64;
@@ -647,17 +710,14 @@ impl LogSegment {
                 scan.invalid = Some(self.invalid_tail(pos, have, file_len, &reason));
                 break;
             }
-            let aborted = on_batch(&batch, pos)?;
-            self.rebuild_index_entry(&batch, pos)?;
-            for txn in &aborted {
-                self.txn_index.lock().append(txn)?;
+            if !visit(&batch, pos)? {
+                break;
             }
             scan.batches += 1;
             scan.next_offset = Some(batch.last_offset() + 1);
             pos += size as u64;
             scan.valid_bytes = pos;
         }
-        self.size.store(scan.valid_bytes, Ordering::Release);
         Ok(scan)
     }
 
@@ -729,7 +789,9 @@ impl LogSegment {
 
     /// Truncates the segment so that it holds no offset ≥ `offset`; returns the bytes removed.
     pub fn truncate_to(&self, offset: i64) -> Result<u64> {
-        self.ensure_writable()?;
+        // The segment is (again) the active one: its indexes, trimmed when it rolled, must grow
+        // back to `segment.index.bytes` or they count as full (Kafka's `truncateTo` resizes too).
+        self.resize_indexes(self.config.max_index_bytes)?;
         let size = self.size();
         let position = match self.translate_offset(offset)? {
             // The batch holding `offset` goes too when it starts below it (whole batches only).
