@@ -512,8 +512,14 @@ impl Engine {
         Ok(())
     }
 
-    /// Every topic, sorted by name.
+    /// The user topics, sorted by name (Kafka's ListTopics without internal topics).
     pub fn topics(&self) -> Vec<TopicDescription> {
+        self.all_topics().into_iter().filter(|t| !t.internal).collect()
+    }
+
+    /// Every topic including eoslog's internal ones (`__transaction_state`,
+    /// `__consumer_offsets`), sorted by name.
+    pub fn all_topics(&self) -> Vec<TopicDescription> {
         self.inner
             .topics
             .read()
@@ -530,7 +536,7 @@ impl Engine {
 
     /// One topic's description.
     pub fn topic(&self, name: &str) -> Result<TopicDescription> {
-        self.topics()
+        self.all_topics()
             .into_iter()
             .find(|t| t.name == name)
             .ok_or_else(|| Error::UnknownTopicOrPartition { topic: name.to_string(), partition: -1 })

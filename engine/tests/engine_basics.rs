@@ -31,7 +31,7 @@ fn append_read_close_reopen() {
     assert_eq!(engine.recovery_report().partitions.iter().map(|r| r.segments_recovered).sum::<usize>(), 0);
     assert_eq!(engine.partition("orders", 1).unwrap().log_end_offset(), 200);
     assert_eq!(common::values(&engine, "orders", 1, IsolationLevel::ReadUncommitted), expected);
-    let user: Vec<_> = engine.topics().into_iter().filter(|t| !t.internal).collect();
+    let user = engine.topics();
     assert_eq!(user.len(), 1);
     assert_eq!(user[0].config.segment_bytes, 4096);
 }

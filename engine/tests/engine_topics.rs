@@ -109,8 +109,11 @@ fn topics_create_list_delete_recreate() {
     }
     // The metadata file: Kafka's checkpoint layout, one line per topic, overrides only.
     let meta = std::fs::read_to_string(tmp.path().join("eoslog-topics")).unwrap();
-    let lines: Vec<&str> = meta.lines().collect();
-    assert_eq!(lines[..2], ["0", "2"]);
+    let all: Vec<&str> = meta.lines().collect();
+    // Version, count (the two internal topics of the coordinators are listed too), entries.
+    assert_eq!(all[..2], ["0", "4"]);
+    assert!(all[2].starts_with("__consumer_offsets 1 ") && all[3].starts_with("__transaction_state 1 "));
+    let lines: Vec<&str> = all[..2].iter().chain(&all[4..]).copied().collect();
     assert_eq!(lines[2], format!("audit.log_v2 1 {} retention.ms=1000", topics[0].topic_id));
     assert!(lines[3].starts_with(&format!("orders 3 {} ", topics[1].topic_id)), "{}", lines[3]);
     assert!(lines[3].contains("segment.bytes=4096"), "{}", lines[3]);
@@ -121,7 +124,7 @@ fn topics_create_list_delete_recreate() {
     assert!(handle.append(&common::batch("late", 1)).is_err());
     assert_eq!(engine.partition("orders", 1).unwrap_err().code(), ErrorCode::UnknownTopicOrPartition);
     let mut entries = common::file_names(tmp.path());
-    entries.retain(|e| !e.starts_with('.') && !e.ends_with("checkpoint"));
+    entries.retain(|e| !e.starts_with('.') && !e.ends_with("checkpoint") && !e.starts_with("__"));
     assert_eq!(entries, ["audit.log_v2-0", "eoslog-topics"]);
     let meta = std::fs::read_to_string(tmp.path().join("eoslog-topics")).unwrap();
     assert!(!meta.contains("orders"), "{meta}");

@@ -31,14 +31,6 @@ struct Image {
 }
 
 impl Image {
-    fn partition_dir(&self) -> PathBuf {
-        self.dir.join(format!("{TOPIC}-0"))
-    }
-
-    fn last_log(&self) -> PathBuf {
-        common::log_path(&self.partition_dir(), *self.segments.last().unwrap())
-    }
-
     /// A fresh copy of the image to damage and open.
     fn copy(&self) -> (tempfile::TempDir, PathBuf) {
         let tmp = common::scratch_dir();
