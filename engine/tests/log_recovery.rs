@@ -112,7 +112,7 @@ fn truncation_sweep_over_the_last_batches() {
         assert_eq!(log.segment_base_offsets(), image.segments, "{what}");
         let expected: Vec<_> = image.records.iter().filter(|r| r.0 < base).cloned().collect();
         assert_eq!(records, expected, "{what}");
-        let report = &engine.recovery_report().partitions[0];
+        let report = common::user_report(engine.recovery_report());
         assert!(!report.clean_shutdown);
         assert_eq!(report.segments_recovered, 1, "{what}: only the segment holding the recovery point");
         assert_eq!(report.truncated_bytes, (cut - pos) as u64, "{what}");
@@ -163,7 +163,7 @@ fn bit_flip_sweep_over_the_last_batches() {
             assert_eq!(log.log_end_offset(), base, "{what}");
             let expected: Vec<_> = image.records.iter().filter(|r| r.0 < base).cloned().collect();
             assert_eq!(records, expected, "{what}");
-            let report = &engine.recovery_report().partitions[0];
+            let report = common::user_report(engine.recovery_report());
             assert_eq!(report.truncated_bytes, (file_len - pos) as u64, "{what}");
             assert_eq!(report.truncated_to_offset, Some(base), "{what}");
             assert!(report.truncation_reason.is_some(), "{what}");
@@ -212,7 +212,7 @@ fn torn_middle_segment_deletes_later_segments() {
     assert_eq!(log.segment_base_offsets(), segments[..2]);
     assert_eq!(log.log_end_offset(), base);
     assert_eq!(records, all.iter().filter(|r| r.0 < base).cloned().collect::<Vec<_>>());
-    let report = &engine.recovery_report().partitions[0];
+    let report = common::user_report(engine.recovery_report());
     assert_eq!(report.segments_recovered, 2, "segments 0 and 1 are scanned; the rest follow the damage");
     assert_eq!(report.deleted_segments, segments[2..]);
     assert_eq!(report.truncated_bytes, (cut - pos) as u64 + later);
@@ -263,7 +263,7 @@ fn corruption_below_the_recovery_point() {
     let log = engine.partition(TOPIC, 0).unwrap();
     assert_eq!(log.log_end_offset(), base);
     assert_eq!(records, image.records.iter().filter(|r| r.0 < base).cloned().collect::<Vec<_>>());
-    let report = &engine.recovery_report().partitions[0];
+    let report = common::user_report(engine.recovery_report());
     assert_eq!(report.truncated_to_offset, Some(base));
     assert_eq!(report.truncated_bytes, (bytes.len() - pos) as u64);
     assert!(report.truncation_reason.as_deref().unwrap().contains("CRC"), "{report:?}");
@@ -344,7 +344,7 @@ fn missing_indexes_are_rebuilt() {
     }
     std::fs::remove_file(pdir.join(format!("{:020}.timeindex", segments[1]))).unwrap();
     let engine = common::open(tmp.path());
-    let report = &engine.recovery_report().partitions[0];
+    let report = common::user_report(engine.recovery_report());
     assert!(report.clean_shutdown);
     assert_eq!(report.rebuilt_indexes, segments);
     let log = engine.partition(TOPIC, 0).unwrap();
@@ -380,7 +380,7 @@ fn garbled_indexes_are_rebuilt() {
     std::fs::write(&t, bytes).unwrap();
 
     let engine = common::open(tmp.path());
-    let report = &engine.recovery_report().partitions[0];
+    let report = common::user_report(engine.recovery_report());
     assert_eq!(report.rebuilt_indexes, segments);
     let log = engine.partition(TOPIC, 0).unwrap();
     check_lookups(&log, &records);
@@ -419,7 +419,7 @@ fn leftover_files_are_removed() {
 
     let engine = common::open(tmp.path());
     let report = engine.recovery_report();
-    let mut removed = report.partitions[0].removed_files.clone();
+    let mut removed = common::user_report(&report).removed_files.clone();
     removed.sort();
     let mut expected = stray.to_vec();
     expected.sort();
@@ -438,7 +438,7 @@ fn leftover_files_are_removed() {
 fn clean_open_does_not_scan_and_unclean_open_scans_from_the_recovery_point() {
     let (tmp, segments, records) = closed_log();
     let engine = common::open(tmp.path());
-    let report = &engine.recovery_report().partitions[0];
+    let report = common::user_report(engine.recovery_report());
     assert!(report.clean_shutdown);
     assert_eq!((report.segments_recovered, report.batches_scanned, report.bytes_scanned), (0, 0, 0));
     assert!(!report.changed_anything());
@@ -462,7 +462,7 @@ fn clean_open_does_not_scan_and_unclean_open_scans_from_the_recovery_point() {
     engine.close().unwrap();
 
     let engine = common::open(image.path());
-    let report = &engine.recovery_report().partitions[0];
+    let report = common::user_report(engine.recovery_report());
     assert!(!report.clean_shutdown);
     // The segment holding the recovery point and the one after it.
     assert_eq!(report.segments_recovered, 2);
@@ -496,7 +496,7 @@ fn rebuilding_indexes_keeps_the_transaction_index() {
 
     let config = EngineConfig { topic_defaults: common::fixture_topic_config(&m), ..common::config() };
     let engine = Engine::open(tmp.path(), config).unwrap();
-    assert_eq!(engine.recovery_report().partitions[0].rebuilt_indexes, vec![0]);
+    assert_eq!(common::user_report(engine.recovery_report()).rebuilt_indexes, vec![0]);
     let log = engine.partition("transactions", 0).unwrap();
     let data = log.read(0, 1 << 20, IsolationLevel::ReadCommitted).unwrap();
     let aborted: Vec<(i64, i64)> =

@@ -249,7 +249,7 @@ fn crash_after_truncation_below_the_recovery_point() {
     let log = engine.partition(TOPIC, 0).unwrap();
     assert_eq!(log.log_end_offset(), 42);
     assert_eq!(common::records(&log, 0), expected[..42]);
-    assert_eq!(engine.recovery_report().partitions[0].truncated_to_offset, Some(42));
+    assert_eq!(common::user_report(engine.recovery_report()).truncated_to_offset, Some(42));
 }
 
 /// The same after `truncate_fully_and_start_at` to an offset below the checkpointed log start

@@ -338,3 +338,8 @@ pub fn scratch_dir() -> tempfile::TempDir {
     }
     tempfile::tempdir().unwrap()
 }
+
+/// The recovery report of the first user (non-internal) partition.
+pub fn user_report(report: &eoslog::RecoveryReport) -> &eoslog::log::PartitionRecovery {
+    report.partitions.iter().find(|p| !p.partition.starts_with("__")).expect("a user partition")
+}
