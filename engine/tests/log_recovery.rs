@@ -419,7 +419,7 @@ fn leftover_files_are_removed() {
 
     let engine = common::open(tmp.path());
     let report = engine.recovery_report();
-    let mut removed = common::user_report(&report).removed_files.clone();
+    let mut removed = common::user_report(report).removed_files.clone();
     removed.sort();
     let mut expected = stray.to_vec();
     expected.sort();
