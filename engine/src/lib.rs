@@ -22,5 +22,6 @@ pub use config::{Durability, EngineConfig, TimestampType, TopicConfig};
 pub use engine::{CLEAN_SHUTDOWN_FILE, Engine, RecoveryReport, TopicDescription};
 pub use error::{BatchError, Error, ErrorCode, ProducerError, Result, StorageError};
 pub use log::{
-    AppendInfo, AppendOptions, FetchData, IsolationLevel, OffsetSpec, Origin, PartitionLog, TopicPartition,
+    AppendInfo, AppendOptions, CommittedRecord, CommittedRecords, FetchData, IsolationLevel, OffsetSpec,
+    Origin, PartitionLog, TopicPartition,
 };

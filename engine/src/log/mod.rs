@@ -2,6 +2,7 @@
 //! producer snapshots and the leader-epoch history.
 
 pub mod checkpoint;
+pub mod committed;
 pub mod fetch;
 pub mod group_commit;
 pub mod leader_epoch;
@@ -10,6 +11,7 @@ pub mod maintenance;
 pub mod partition;
 pub mod snapshots;
 
+pub use committed::{CommittedRecord, CommittedRecords};
 pub use fetch::{
     AbortedTransaction, AppendInfo, FetchData, FetchedRecords, IsolationLevel, OffsetSpec, TimestampAndOffset,
 };
