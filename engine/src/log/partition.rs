@@ -864,7 +864,15 @@ impl PartitionLog {
         sequence: i32,
         epoch: i16,
     ) -> VerificationGuard {
-        self.inner.lock().producers.maybe_create_verification_guard(producer_id, sequence, epoch)
+        // The registration's age is measured on the engine's clock, like producer expiry.
+        let now = self.now();
+        self.inner.lock().producers.maybe_create_verification_guard_at(
+            producer_id,
+            sequence,
+            epoch,
+            false,
+            now,
+        )
     }
 
     /// Removes producers idle longer than `producer.id.expiration.ms` that have no open
