@@ -223,9 +223,12 @@ impl PartitionLog {
         self.offsets.durable.load(Ordering::Acquire)
     }
 
-    /// The first offset of the oldest transaction that is not yet decided and replicated.
+    /// The first offset of the oldest transaction that is not yet decided and replicated,
+    /// bounded below by the log start offset (a transaction may have started in data that
+    /// `delete_records` or retention removed), as Kafka's `firstUnstableOffset`.
     pub fn first_unstable_offset(&self) -> Option<i64> {
-        self.inner.lock().producers.first_unstable_offset()
+        let inner = self.inner.lock();
+        inner.producers.first_unstable_offset().map(|o| o.max(self.log_start_offset()))
     }
 
     /// Why the partition refuses writes, if it does.
