@@ -153,7 +153,7 @@ impl PartitionLog {
         let mut log_end = 0;
         if !segments.is_empty() {
             log_end = if params.clean_shutdown {
-                open_clean(&segments, &mut report)?
+                open_clean(&ctx, &segments, &snapshots, &mut report)?
             } else {
                 recover_unclean(
                     &ctx,
@@ -322,15 +322,57 @@ fn apply_replayed(
     Ok(completed)
 }
 
+/// Replays one batch during a segment scan and returns the `.txnindex` entry its ABORT marker
+/// creates, if any (with Kafka's stored LSO).
+fn recovered_aborts(producers: &mut ProducerStateManager, b: &RecordBatch<'_>) -> Result<Vec<AbortedTxn>> {
+    let completed = apply_replayed(producers, b)?;
+    Ok(match completed {
+        Some(txn) if txn.is_aborted => vec![AbortedTxn {
+            producer_id: txn.producer_id,
+            first_offset: txn.first_offset,
+            last_offset: txn.last_offset,
+            last_stable_offset: producers.last_stable_offset(&txn),
+        }],
+        _ => Vec::new(),
+    })
+}
+
+/// Rebuilds the indexes of a segment whose indexes failed their sanity check (Kafka's
+/// `LogLoader.recoverSegment`). Recovering a segment resets its `.txnindex`, so the scan runs
+/// with the producer state as of the segment's base offset (newest snapshot at or below it,
+/// then a replay) and the ABORT markers in the segment re-create their entries.
+fn rebuild_segment(
+    ctx: &LogContext,
+    segments: &SegmentMap,
+    base: i64,
+    snapshots: &SnapshotFiles,
+    report: &mut PartitionRecovery,
+) -> Result<crate::segment::RecoveryScan> {
+    let mut producers = ProducerStateManager::new(ctx.producer_config);
+    let mut start = *segments.keys().next().expect("non-empty");
+    if let Some((offset, entries)) = snapshots.load_latest(base, &mut report.discarded_snapshots)? {
+        producers.load_snapshot(entries, offset, ctx.clock.now_ms());
+        start = offset;
+    }
+    replay(segments, start, base, &mut producers, &mut report.producer_state_batches_replayed)?;
+    producers.update_map_end_offset(base);
+    segments[&base].recover(|b, _| recovered_aborts(&mut producers, b))
+}
+
 /// Opens a cleanly shut down log: indexes are trusted after a sanity check (a segment whose
 /// indexes fail it is rebuilt from its data), and only the active segment's tail is scanned.
-fn open_clean(segments: &SegmentMap, report: &mut PartitionRecovery) -> Result<i64> {
+fn open_clean(
+    ctx: &LogContext,
+    segments: &SegmentMap,
+    snapshots: &SnapshotFiles,
+    report: &mut PartitionRecovery,
+) -> Result<i64> {
     let mut log_end = 0;
     let last = *segments.keys().next_back().expect("non-empty");
     for (&base, segment) in segments {
         if let Err(e) = segment.sanity_check() {
             log::warn!("rebuilding the indexes of segment {base}: {e}");
-            let scan = segment.recover(|_, _| Ok(Vec::new()))?;
+            let scan = rebuild_segment(ctx, segments, base, snapshots, report)?;
             report.rebuilt_indexes.push(base);
             if let Some(bad) = scan.invalid {
                 return Err(StorageError::Corrupt {
@@ -370,7 +412,7 @@ fn recover_unclean(
     // Segments below the first dirty one are trusted (they were flushed); check their indexes.
     for (&base, segment) in segments.range(..first_dirty) {
         if segment.sanity_check().is_err() {
-            segment.recover(|_, _| Ok(Vec::new()))?;
+            rebuild_segment(ctx, segments, base, snapshots, report)?;
             report.rebuilt_indexes.push(base);
         }
     }
@@ -387,18 +429,7 @@ fn recover_unclean(
     let mut log_end = first_dirty;
     for (i, base) in dirty.iter().enumerate() {
         let segment = segments[base].clone();
-        let scan = segment.recover(|b, _pos| {
-            let completed = apply_replayed(producers, b)?;
-            Ok(match completed {
-                Some(txn) if txn.is_aborted => vec![AbortedTxn {
-                    producer_id: txn.producer_id,
-                    first_offset: txn.first_offset,
-                    last_offset: txn.last_offset,
-                    last_stable_offset: producers.last_stable_offset(&txn),
-                }],
-                _ => Vec::new(),
-            })
-        })?;
+        let scan = segment.recover(|b, _pos| recovered_aborts(producers, b))?;
         report.segments_recovered += 1;
         report.batches_scanned += scan.batches;
         report.bytes_scanned += scan.valid_bytes;
