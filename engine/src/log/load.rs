@@ -8,6 +8,7 @@
 //!   truncated there and every later segment deleted, as Kafka does;
 //! - below the recovery point (data that was fsynced) it is damage a crash cannot cause: opening
 //!   fails with a clear error unless `truncate.corrupt.below.recovery.point` is set.
+//!
 //! A cleanly closed log is opened without reading its data: only each segment's tail after the
 //! last index entry is scanned to find the log end offset.
 
@@ -138,11 +139,22 @@ impl PartitionLog {
         let seg_config = PartitionLog::segment_config(&config);
         let log_start_checkpoint = params.log_start_offset.unwrap_or(0);
 
-        // Open segments; the last one is active.
+        // Open segments; the last one is active. A segment whose offset or time index is
+        // missing gets empty ones and is rebuilt (Kafka's sanity check fails on a missing
+        // offset index and recovers the segment).
         let mut segments: SegmentMap = BTreeMap::new();
+        let mut missing_indexes = BTreeSet::new();
         let last_base = bases.iter().next_back().copied();
         for &base in &bases {
-            let seg = LogSegment::open(io.clone(), dir, base, seg_config, Some(base) == last_base, now)?;
+            let mut missing = false;
+            for path in [LogSegment::index_path(dir, base), LogSegment::time_index_path(dir, base)] {
+                missing |= io.metadata(&path).map_err(|e| StorageError::io("stat", &path, e))?.is_none();
+            }
+            if missing {
+                missing_indexes.insert(base);
+            }
+            let writable = Some(base) == last_base || missing;
+            let seg = LogSegment::open(io.clone(), dir, base, seg_config, writable, now)?;
             segments.insert(base, Arc::new(seg));
         }
 
@@ -153,12 +165,13 @@ impl PartitionLog {
         let mut log_end = 0;
         if !segments.is_empty() {
             log_end = if params.clean_shutdown {
-                open_clean(&ctx, &segments, &snapshots, &mut report)?
+                open_clean(&ctx, &segments, &missing_indexes, &snapshots, &mut report)?
             } else {
                 recover_unclean(
                     &ctx,
                     dir,
                     &mut segments,
+                    &missing_indexes,
                     recovery_point,
                     &snapshots,
                     &mut producers,
@@ -340,7 +353,8 @@ fn recovered_aborts(producers: &mut ProducerStateManager, b: &RecordBatch<'_>) -
 /// Rebuilds the indexes of a segment whose indexes failed their sanity check (Kafka's
 /// `LogLoader.recoverSegment`). Recovering a segment resets its `.txnindex`, so the scan runs
 /// with the producer state as of the segment's base offset (newest snapshot at or below it,
-/// then a replay) and the ABORT markers in the segment re-create their entries.
+/// then a replay) and the ABORT markers in the segment re-create their entries. An inactive
+/// segment's indexes are then trimmed (see [`finish_inactive`]).
 fn rebuild_segment(
     ctx: &LogContext,
     segments: &SegmentMap,
@@ -356,7 +370,20 @@ fn rebuild_segment(
     }
     replay(segments, start, base, &mut producers, &mut report.producer_state_batches_replayed)?;
     producers.update_map_end_offset(base);
-    segments[&base].recover(|b, _| recovered_aborts(&mut producers, b))
+    let scan = segments[&base].recover(|b, _| recovered_aborts(&mut producers, b))?;
+    if Some(&base) != segments.keys().next_back() && scan.invalid.is_none() {
+        finish_inactive(&segments[&base])?;
+    }
+    Ok(scan)
+}
+
+/// After recovering a segment that is not the active one: the closing time-index entry and
+/// indexes trimmed to their entries, as Kafka's `LogSegment.recover` ends. Recovery reopens the
+/// indexes at their preallocated size, and an inactive index is read back as `length / entry`
+/// entries, so an untrimmed one would fail the next sanity check and be rebuilt at every open.
+fn finish_inactive(segment: &LogSegment) -> Result<()> {
+    segment.on_become_inactive()?;
+    segment.flush()
 }
 
 /// Opens a cleanly shut down log: indexes are trusted after a sanity check (a segment whose
@@ -364,13 +391,23 @@ fn rebuild_segment(
 fn open_clean(
     ctx: &LogContext,
     segments: &SegmentMap,
+    missing_indexes: &BTreeSet<i64>,
     snapshots: &SnapshotFiles,
     report: &mut PartitionRecovery,
 ) -> Result<i64> {
     let mut log_end = 0;
     let last = *segments.keys().next_back().expect("non-empty");
     for (&base, segment) in segments {
-        if let Err(e) = segment.sanity_check() {
+        let check = if missing_indexes.contains(&base) {
+            Err(StorageError::Corrupt {
+                path: LogSegment::index_path(segment.dir(), base),
+                detail: "index file missing".into(),
+            }
+            .into())
+        } else {
+            segment.sanity_check()
+        };
+        if let Err(e) = check {
             log::warn!("rebuilding the indexes of segment {base}: {e}");
             let scan = rebuild_segment(ctx, segments, base, snapshots, report)?;
             report.rebuilt_indexes.push(base);
@@ -394,10 +431,12 @@ fn open_clean(
 
 /// Scans every segment from the one holding the recovery point, rebuilding indexes and
 /// producer state, and cuts a torn tail. Returns the log end offset.
+#[allow(clippy::too_many_arguments)]
 fn recover_unclean(
     ctx: &LogContext,
     dir: &Path,
     segments: &mut SegmentMap,
+    missing_indexes: &BTreeSet<i64>,
     recovery_point: i64,
     snapshots: &SnapshotFiles,
     producers: &mut ProducerStateManager,
@@ -411,7 +450,7 @@ fn recover_unclean(
         .unwrap_or_else(|| *segments.keys().next().expect("non-empty"));
     // Segments below the first dirty one are trusted (they were flushed); check their indexes.
     for (&base, segment) in segments.range(..first_dirty) {
-        if segment.sanity_check().is_err() {
+        if missing_indexes.contains(&base) || segment.sanity_check().is_err() {
             rebuild_segment(ctx, segments, base, snapshots, report)?;
             report.rebuilt_indexes.push(base);
         }
@@ -435,6 +474,9 @@ fn recover_unclean(
         report.bytes_scanned += scan.valid_bytes;
         log_end = scan.next_offset.unwrap_or(*base).max(log_end);
         if i + 1 < dirty.len() {
+            if scan.invalid.is_none() {
+                finish_inactive(&segment)?;
+            }
             // Kafka takes a snapshot after each recovered segment so a crash during recovery
             // does not replay everything again.
             snapshots.write(dirty[i + 1], &producers.snapshot_entries())?;
