@@ -51,8 +51,7 @@ fn topic_of(name: &str) -> (&str, i32) {
 /// The topic configuration the fixture was written with.
 fn topic_config(m: &Value) -> TopicConfig {
     let c = &m["config"];
-    let mut t = TopicConfig::default();
-    t.retention_ms = -1;
+    let mut t = TopicConfig { retention_ms: -1, ..TopicConfig::default() };
     for key in ["segment.bytes", "index.interval.bytes", "segment.ms", "segment.index.bytes"] {
         t.set(key, &int(c, key).to_string()).unwrap();
     }
@@ -81,12 +80,13 @@ fn clock_for(m: &Value) -> Arc<ManualClock> {
 }
 
 fn engine_config(m: &Value, clock: &Arc<ManualClock>) -> EngineConfig {
-    let mut c = EngineConfig::default();
-    c.clock = clock.clone();
-    c.topic_defaults = topic_config(m);
-    c.transaction_verification_enable = false;
-    c.producer_id_expiration_check_interval_ms = i64::MAX / 4;
-    c
+    EngineConfig {
+        clock: clock.clone(),
+        topic_defaults: topic_config(m),
+        transaction_verification_enable: false,
+        producer_id_expiration_check_interval_ms: i64::MAX / 4,
+        ..EngineConfig::default()
+    }
 }
 
 fn manifest_entry(v: &Value) -> SnapshotEntry {

@@ -330,9 +330,7 @@ fn retention_keeps_producer_state_and_drops_old_snapshots() {
 #[test]
 fn producer_expiry_respects_open_transactions_and_restarts() {
     let hour = 3600 * 1000;
-    let mut opts = Opts::default();
-    opts.producer_expiration_ms = Some(hour);
-    let mut s = Setup::new(opts);
+    let mut s = Setup::new(Opts { producer_expiration_ms: Some(hour), ..Opts::default() });
     let idle = Producer::new(1, 0);
     let mut open = Producer::new(2, 0);
     let busy = Producer::new(3, 0);

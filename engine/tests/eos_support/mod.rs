@@ -61,23 +61,24 @@ impl Opts {
     /// The engine configuration (topic defaults included, so a directory found on disk without
     /// metadata gets them too).
     pub fn engine_config(&self, clock: &Arc<ManualClock>) -> EngineConfig {
-        let mut c = EngineConfig::default();
-        c.clock = clock.clone();
-        c.transaction_verification_enable = self.verification;
-        c.external_high_watermark = self.external_hw;
-        if let Some(ms) = self.producer_expiration_ms {
-            c.producer_id_expiration_ms = ms;
+        let defaults = EngineConfig::default();
+        EngineConfig {
+            clock: clock.clone(),
+            transaction_verification_enable: self.verification,
+            external_high_watermark: self.external_hw,
+            producer_id_expiration_ms: self
+                .producer_expiration_ms
+                .unwrap_or(defaults.producer_id_expiration_ms),
+            // Expiry only when a test asks for it.
+            producer_id_expiration_check_interval_ms: i64::MAX / 4,
+            topic_defaults: self.topic_config(),
+            ..defaults
         }
-        // Expiry only when a test asks for it.
-        c.producer_id_expiration_check_interval_ms = i64::MAX / 4;
-        c.topic_defaults = self.topic_config();
-        c
     }
 
     /// The topic configuration.
     pub fn topic_config(&self) -> TopicConfig {
-        let mut t = TopicConfig::default();
-        t.retention_ms = -1;
+        let mut t = TopicConfig { retention_ms: -1, ..TopicConfig::default() };
         for (k, v) in &self.topic {
             t.set(k, v).unwrap();
         }
@@ -324,10 +325,14 @@ pub fn epoch_and_seq(log: &PartitionLog, pid: i64) -> Option<(i16, i32)> {
     log.producer_state(pid).map(|e| (e.producer_epoch(), e.last_seq()))
 }
 
+/// Committed `(offset, value)` records, and `(producer id, first offset)` of aborted
+/// transactions.
+pub type Consumed = (Vec<(i64, String)>, BTreeSet<(i64, i64)>);
+
 /// What a `read_committed` consumer sees reading from the log start to the last stable offset,
 /// fetching `max_bytes` at a time: the committed records (offset, value) and every aborted
 /// transaction the fetches reported.
-pub fn consume_committed(log: &PartitionLog, max_bytes: u32) -> (Vec<(i64, String)>, BTreeSet<(i64, i64)>) {
+pub fn consume_committed(log: &PartitionLog, max_bytes: u32) -> Consumed {
     let mut offset = log.log_start_offset();
     let mut out = Vec::new();
     let mut aborted = BTreeSet::new();
