@@ -452,3 +452,48 @@ fn recovered_indexes_are_trimmed_and_missing_ones_rebuilt() {
     }
     assert_eq!(visible_offsets(&s.log, IsolationLevel::ReadUncommitted).len() as i64, s.log.log_end_offset());
 }
+
+/// The same through time-based retention (`retention.ms`): the old segments go with their
+/// snapshots, the producers whose data went with them stay, with an open transaction too.
+#[test]
+fn time_retention_keeps_producer_state() {
+    let hour = 3600 * 1000;
+    let mut s =
+        Setup::new(Opts::default().topic("segment.bytes", "400").topic("retention.ms", &hour.to_string()));
+    // Old data: an idempotent producer, and a transaction that stays open.
+    s.log.append(&records(1, 0, 0, false, 2, T0, "old")).unwrap();
+    s.log.append(&records(2, 0, 0, true, 1, T0, "open")).unwrap();
+    while s.log.segment_base_offsets().len() < 3 {
+        s.log.append(&plain(1, T0, "old")).unwrap();
+    }
+    s.log.force_roll().unwrap();
+    // New data, two hours later.
+    s.clock.advance(2 * hour);
+    s.log.append(&Producer::new(3, 0).batch(false, 1, T0 + 2 * hour)).unwrap();
+    let before = producer_state(&s.log);
+    let bases = s.log.segment_base_offsets();
+    let deleted = s.log.apply_retention().unwrap();
+    assert_eq!(deleted, bases.len() - 1, "every old segment goes");
+    assert_eq!(s.log.segment_base_offsets(), vec![*bases.last().unwrap()]);
+    assert_eq!(s.log.log_start_offset(), *bases.last().unwrap());
+    assert!(snapshot_offsets(&s.part_dir()).iter().all(|o| *o >= s.log.log_start_offset()));
+    assert_eq!(producer_state(&s.log), before, "KAFKA-7190: state outlives the data");
+    // The transaction that started in deleted data is still open; the LSO is clamped to the
+    // log start.
+    assert_eq!(
+        s.log.ongoing_transactions().iter().map(|t| (t.producer_id, t.first_offset)).collect::<Vec<_>>(),
+        vec![(2, 2)]
+    );
+    assert_eq!(s.log.first_unstable_offset(), Some(s.log.log_start_offset()));
+    assert_eq!(s.log.last_stable_offset(), s.log.log_start_offset());
+    // Its abort is indexed and the producers carry on with their sequences.
+    s.log.append_marker(2, 0, 0, false, 1).unwrap();
+    assert_eq!(s.log.last_stable_offset(), s.log.log_end_offset());
+    s.log.append(&records(1, 0, 2, false, 1, T0 + 2 * hour, "again")).unwrap();
+    s.reopen_unclean(0);
+    assert_eq!(epoch_and_seq(&s.log, 1), Some((0, 2)));
+    assert_eq!(
+        txnindex_entries(&s.part_dir()).iter().map(|t| (t.producer_id, t.first_offset)).collect::<Vec<_>>(),
+        vec![(2, 2)]
+    );
+}
