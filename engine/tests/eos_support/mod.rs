@@ -21,6 +21,14 @@ use eoslog::{
 /// The manual clock's start: 2023-11-14T22:13:20Z.
 pub const T0: i64 = 1_700_000_000_000;
 
+/// Where [`Opts::memory_fs`] puts data directories.
+pub const MEMORY_FS: &str = "/dev/shm";
+
+/// Whether [`MEMORY_FS`] can hold test directories.
+pub fn memory_fs_available() -> bool {
+    tempfile::Builder::new().prefix("eoslog-probe").tempdir_in(MEMORY_FS).is_ok()
+}
+
 /// The topic every helper uses.
 pub const TOPIC: &str = "t";
 
@@ -37,6 +45,10 @@ pub struct Opts {
     pub topic: Vec<(String, String)>,
     /// `producer.id.expiration.ms`.
     pub producer_expiration_ms: Option<i64>,
+    /// Put the data directory on a memory file system when there is one (`/dev/shm`): for
+    /// tests that open thousands of engines, where fsync latency is all the cost and none of
+    /// the point.
+    pub memory_fs: bool,
 }
 
 impl Opts {
@@ -50,6 +62,22 @@ impl Opts {
     pub fn external_hw(mut self) -> Self {
         self.external_hw = true;
         self
+    }
+
+    /// On a memory file system when available.
+    pub fn memory_fs(mut self) -> Self {
+        self.memory_fs = true;
+        self
+    }
+
+    /// A fresh temporary directory, on `/dev/shm` when asked for and usable.
+    pub fn temp_dir(&self) -> tempfile::TempDir {
+        if self.memory_fs
+            && let Ok(d) = tempfile::Builder::new().prefix("eoslog-test").tempdir_in(MEMORY_FS)
+        {
+            return d;
+        }
+        tempfile::tempdir().unwrap()
     }
 
     /// With KIP-890 verification on.
@@ -97,7 +125,7 @@ pub struct Setup {
 
 impl Setup {
     pub fn new(opts: Opts) -> Setup {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = opts.temp_dir();
         let clock = ManualClock::new(T0);
         let engine = Engine::open(dir.path(), opts.engine_config(&clock)).unwrap();
         engine.create_topic(TOPIC, 1, opts.topic_config()).unwrap();
@@ -154,7 +182,7 @@ impl Setup {
     /// SIGKILL would leave them with `durability=none`), opened uncleanly in a new directory.
     /// The running engine is closed and replaced.
     pub fn crash_and_reopen(&mut self) {
-        let crashed = tempfile::tempdir().unwrap();
+        let crashed = self.opts.temp_dir();
         copy_tree(self.dir.path(), crashed.path());
         self.shut();
         self.dir = crashed;
