@@ -186,6 +186,9 @@ fn tv2_markers() {
     let retry = s.log.append_marker(pid, 1, 7, true, 2).unwrap();
     assert!(!retry.duplicate);
     assert_eq!(s.log.producer_state(pid).unwrap(), after_commit, "an identical retry changes no state");
+    // The retried marker itself is written, like the marker of an empty transaction (it
+    // completes nothing, so no index entry and no effect on the LSO).
+    assert_eq!((retry.first_offset, s.log.log_end_offset()), (3, 4));
     assert_eq!(s.log.first_unstable_offset(), None);
     assert_eq!(s.log.last_stable_offset(), s.log.log_end_offset());
 

@@ -201,7 +201,9 @@ pub fn make_unclean(data_dir: &Path, recovery_point: i64) {
         .unwrap();
 }
 
-/// Copies a directory tree without the lock file.
+/// Copies a directory tree without the lock file. A file that disappears while the tree is
+/// copied (a checkpoint's temporary file renamed by the engine's background thread) is skipped,
+/// as it would be missing from a crash image taken a moment later.
 pub fn copy_tree(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for e in std::fs::read_dir(from).unwrap() {
@@ -211,7 +213,11 @@ pub fn copy_tree(from: &Path, to: &Path) {
         if p.is_dir() {
             copy_tree(&p, &t);
         } else if e.file_name() != ".lock" {
-            std::fs::copy(&p, &t).unwrap();
+            match std::fs::copy(&p, &t) {
+                Ok(_) => {}
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+                Err(err) => panic!("copy {}: {err}", p.display()),
+            }
         }
     }
 }
