@@ -398,3 +398,53 @@ fn replaying_the_fixtures_as_a_leader_writes_kafka_files() {
         assert!(extra.is_empty() || extra == [0], "{name}: {extra:?}");
     }
 }
+
+/// A follower copies the fixtures' batches as they are (offsets, leader epochs and markers
+/// kept, no client checks): it ends with the same producer state, and rebuilds Kafka's
+/// `.txnindex` from the markers it copies.
+#[test]
+fn a_follower_copying_the_fixtures_builds_the_same_state() {
+    for name in FIXTURES {
+        let m = manifest(name);
+        let data = tempfile::tempdir().unwrap();
+        let clock = clock_for(&m);
+        let engine = Engine::open(data.path(), engine_config(&m, &clock)).unwrap();
+        let (topic, p) = topic_of(name);
+        engine.create_topic(topic, p + 1, topic_config(&m)).unwrap();
+        let log = engine.partition(topic, p).unwrap();
+        let source = fixtures_dir().join(name);
+        for b in m["batches"].as_array().unwrap() {
+            let file = source.join(format!("{:020}.log", int(b, "segment_base_offset")));
+            let bytes = std::fs::read(file).unwrap();
+            let pos = int(b, "position") as usize;
+            let info = log.append_as_follower(&bytes[pos..pos + int(b, "size_bytes") as usize]).unwrap();
+            assert_eq!(info.first_offset, int(b, "base_offset"));
+        }
+        assert_eq!(producer_state(&log), manifest_entries(&m["producer_state"]), "{name}");
+        let kafka: Vec<AbortedTxn> = m["txnindex_entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                aborted(
+                    int(e, "producer_id"),
+                    int(e, "first_offset"),
+                    int(e, "last_offset"),
+                    int(e, "kafka_rule_last_stable_offset"),
+                )
+            })
+            .collect();
+        let ours: Vec<AbortedTxn> = txnindex_files(&data.path().join(name)).into_values().flatten().collect();
+        assert_eq!(ours, kafka, "{name}");
+        assert_eq!(log.last_stable_offset(), int(&m, "first_unstable_offset"), "{name}");
+        engine.close().unwrap();
+        let ours_dir = data.path().join(name);
+        for base in m["segment_base_offsets"].as_array().unwrap() {
+            let f = format!("{:020}.log", base.as_i64().unwrap());
+            assert!(
+                std::fs::read(ours_dir.join(&f)).unwrap() == std::fs::read(source.join(&f)).unwrap(),
+                "{name}/{f}"
+            );
+        }
+    }
+}
