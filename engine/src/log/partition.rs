@@ -318,9 +318,10 @@ impl PartitionLog {
     /// transactional write of a producer, its verification guard.
     pub fn append_with(self: &Arc<Self>, batch: &[u8], opts: &AppendOptions) -> Result<AppendInfo> {
         let info = self.append_inner(batch, opts, true)?;
-        if !info.duplicate {
-            self.wait_durable(info.last_offset + 1)?;
-        }
+        // A duplicate is acknowledged under the same condition as its original: the original
+        // may still be waiting for its fsync, and answering the retry earlier would acknowledge
+        // bytes a crash can take back. (Returns at once when they are already durable.)
+        self.wait_durable(info.last_offset + 1)?;
         Ok(info)
     }
 
