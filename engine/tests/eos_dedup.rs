@@ -207,3 +207,175 @@ fn dedup_after_reopen_uses_the_last_batch() {
     assert_eq!(s.log.log_end_offset(), 7);
     assert_eq!(visible_offsets(&s.log, IsolationLevel::ReadUncommitted), (0..7).collect::<Vec<_>>());
 }
+
+mod blocking_sync {
+    //! A backend whose next fdatasync of a `.log` file blocks until the test releases it.
+    use std::io;
+    use std::path::Path;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::mpsc::{Receiver, Sender};
+    use std::sync::{Arc, Mutex};
+
+    use eoslog::io::std_backend::StdBackend;
+    use eoslog::io::{DirEntry, DirLock, FileType, IoBackend, IoFile, IoKind, MappedRegion, OpenMode};
+
+    #[derive(Debug)]
+    pub struct Gate {
+        pub armed: AtomicBool,
+        pub entered: Mutex<Sender<()>>,
+        pub release: Mutex<Receiver<()>>,
+    }
+
+    #[derive(Debug)]
+    pub struct BlockingSyncIo {
+        pub inner: StdBackend,
+        pub gate: Arc<Gate>,
+    }
+
+    #[derive(Debug)]
+    struct GatedFile {
+        inner: Arc<dyn IoFile>,
+        gate: Arc<Gate>,
+    }
+
+    impl IoFile for GatedFile {
+        fn path(&self) -> &Path {
+            self.inner.path()
+        }
+        fn read_at(&self, buf: &mut [u8], pos: u64) -> io::Result<usize> {
+            self.inner.read_at(buf, pos)
+        }
+        fn write_all_at(&self, buf: &[u8], pos: u64) -> io::Result<()> {
+            self.inner.write_all_at(buf, pos)
+        }
+        fn sync_data(&self) -> io::Result<()> {
+            if self.gate.armed.swap(false, Ordering::SeqCst) {
+                self.gate.entered.lock().unwrap().send(()).unwrap();
+                self.gate.release.lock().unwrap().recv().unwrap();
+            }
+            self.inner.sync_data()
+        }
+        fn sync_all(&self) -> io::Result<()> {
+            self.inner.sync_all()
+        }
+        fn len(&self) -> io::Result<u64> {
+            self.inner.len()
+        }
+        fn set_len(&self, len: u64) -> io::Result<()> {
+            self.inner.set_len(len)
+        }
+        fn map(&self, len: usize) -> io::Result<Box<dyn MappedRegion>> {
+            self.inner.map(len)
+        }
+        fn raw_fd(&self) -> Option<i32> {
+            self.inner.raw_fd()
+        }
+    }
+
+    impl IoBackend for BlockingSyncIo {
+        fn kind(&self) -> IoKind {
+            self.inner.kind()
+        }
+        fn open(&self, path: &Path, mode: OpenMode) -> io::Result<Arc<dyn IoFile>> {
+            let f = self.inner.open(path, mode)?;
+            if path.extension().is_some_and(|e| e == "log") {
+                return Ok(Arc::new(GatedFile { inner: f, gate: self.gate.clone() }));
+            }
+            Ok(f)
+        }
+        fn create_dir_all(&self, path: &Path) -> io::Result<()> {
+            self.inner.create_dir_all(path)
+        }
+        fn remove_dir(&self, path: &Path) -> io::Result<()> {
+            self.inner.remove_dir(path)
+        }
+        fn remove_file(&self, path: &Path) -> io::Result<()> {
+            self.inner.remove_file(path)
+        }
+        fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+            self.inner.rename(from, to)
+        }
+        fn sync_dir(&self, path: &Path) -> io::Result<()> {
+            self.inner.sync_dir(path)
+        }
+        fn read_dir(&self, path: &Path) -> io::Result<Vec<DirEntry>> {
+            self.inner.read_dir(path)
+        }
+        fn metadata(&self, path: &Path) -> io::Result<Option<FileType>> {
+            self.inner.metadata(path)
+        }
+        fn lock_dir(&self, dir: &Path) -> io::Result<Box<dyn DirLock>> {
+            self.inner.lock_dir(dir)
+        }
+    }
+}
+
+/// With `durability=always` an append is acknowledged only once durable, and so is its retry:
+/// a duplicate answered while the original's fsync is still running would acknowledge bytes a
+/// crash can still take away (Kafka answers a duplicate through the same wait for the
+/// original's offsets to be replicated).
+///
+/// The original append is held inside its fsync; its retry runs meanwhile. Whenever the retry
+/// returns, the original must be durable. (A correct engine passes however the threads are
+/// scheduled; a retry that does not wait is caught when it returns before the fsync is
+/// released, which the test gives it every chance to do.)
+#[test]
+fn duplicate_under_durability_always_waits_for_the_original() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex, mpsc};
+
+    use eoslog::io::Permissions;
+    use eoslog::io::std_backend::StdBackend;
+    use eoslog::{Durability, Engine};
+
+    let dir = tempfile::tempdir().unwrap();
+    let (entered_tx, entered_rx) = mpsc::channel();
+    let (release_tx, release_rx) = mpsc::channel();
+    let gate = Arc::new(blocking_sync::Gate {
+        armed: AtomicBool::new(false),
+        entered: Mutex::new(entered_tx),
+        release: Mutex::new(release_rx),
+    });
+    let io = Arc::new(blocking_sync::BlockingSyncIo {
+        inner: StdBackend::new(Permissions::default()),
+        gate: gate.clone(),
+    });
+    let clock = eoslog::clock::ManualClock::new(T0);
+    let mut config = Opts::default().engine_config(&clock);
+    config.durability = Durability::Always;
+    let engine = Engine::open_with_backend(dir.path(), config, io).unwrap();
+    engine.create_topic(TOPIC, 1, Opts::default().topic_config()).unwrap();
+    let log = engine.partition(TOPIC, 0).unwrap();
+    log.append(&one(1, 0, 0)).unwrap();
+    assert_eq!(log.durable_offset(), 1);
+
+    let batch = one(1, 0, 1);
+    gate.armed.store(true, Ordering::SeqCst);
+    let original = {
+        let (log, batch) = (log.clone(), batch.clone());
+        std::thread::spawn(move || log.append(&batch))
+    };
+    entered_rx.recv().unwrap(); // the original is written and inside its fsync
+    assert_eq!((log.log_end_offset(), log.durable_offset()), (2, 1));
+    let retry = {
+        let (log, batch) = (log.clone(), batch.clone());
+        std::thread::spawn(move || {
+            let info = log.append(&batch).unwrap();
+            (info, log.durable_offset())
+        })
+    };
+    for _ in 0..10_000 {
+        if retry.is_finished() {
+            break;
+        }
+        std::thread::yield_now();
+    }
+    release_tx.send(()).unwrap();
+    let (info, durable_when_acknowledged) = retry.join().unwrap();
+    assert!(info.duplicate);
+    assert_eq!((info.first_offset, info.last_offset), (1, 1));
+    assert!(durable_when_acknowledged >= 2, "the retry was acknowledged before the original was durable");
+    let first = original.join().unwrap().unwrap();
+    assert_eq!((first.first_offset, first.duplicate), (1, false));
+    assert_eq!(log.durable_offset(), 2);
+}
