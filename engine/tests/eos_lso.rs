@@ -356,3 +356,21 @@ fn aborted_scan_stops_at_the_first_entry_whose_lso_reaches_the_upper_bound() {
     s.reopen_as_is();
     assert_eq!(got(&s), Vec::<(i64, i64)>::new());
 }
+
+/// A high watermark inside a batch (an embedder replicating partial batches) never exposes the
+/// batch that straddles it: reads return whole batches entirely below the bound, as Kafka's
+/// `LogSegment.read` stops at the position of the batch holding the bound.
+#[test]
+fn a_batch_straddling_the_high_watermark_is_not_returned() {
+    let s = Setup::new(Opts::default().external_hw());
+    s.log.append(&plain(3, T0, "a")).unwrap(); // 0..=2
+    s.log.append(&records(5, 0, 0, true, 3, T0, "t")).unwrap(); // 3..=5
+    s.log.update_high_watermark(4).unwrap();
+    assert_eq!(s.log.high_watermark(), 4);
+    assert_eq!(visible_offsets(&s.log, IsolationLevel::ReadUncommitted), vec![0, 1, 2]);
+    let data = s.log.read(3, 1 << 20, IsolationLevel::ReadUncommitted).unwrap();
+    assert!(data.records.is_empty(), "offset 3 is below the HW but its batch ends above it");
+    // read_committed stops at the open transaction anyway.
+    assert_eq!(s.log.last_stable_offset(), 3);
+    assert_eq!(visible_offsets(&s.log, IsolationLevel::ReadCommitted), vec![0, 1, 2]);
+}
