@@ -139,7 +139,9 @@ impl PartitionLog {
         let seg_config = PartitionLog::segment_config(&config);
         let log_start_checkpoint = params.log_start_offset.unwrap_or(0);
 
-        // Open segments; the last one is active.
+        // Open segments; the last one is active. A segment whose offset or time index is
+        // missing gets empty ones and is rebuilt (Kafka's sanity check fails on a missing
+        // offset index and recovers the segment).
         let mut segments: SegmentMap = BTreeMap::new();
         let last_base = bases.iter().next_back().copied();
         // Segments whose offset or time index file is missing: they are opened with writable
@@ -147,12 +149,14 @@ impl PartitionLog {
         // whose index is missing.
         let mut missing_indexes = BTreeSet::new();
         for &base in &bases {
+            let mut missing = false;
             for path in [LogSegment::index_path(dir, base), LogSegment::time_index_path(dir, base)] {
-                if io.metadata(&path).map_err(|e| StorageError::io("stat", &path, e))?.is_none() {
-                    missing_indexes.insert(base);
-                }
+                missing |= io.metadata(&path).map_err(|e| StorageError::io("stat", &path, e))?.is_none();
             }
-            let writable = Some(base) == last_base || missing_indexes.contains(&base);
+            if missing {
+                missing_indexes.insert(base);
+            }
+            let writable = Some(base) == last_base || missing;
             let seg = LogSegment::open(io.clone(), dir, base, seg_config, writable, now)?;
             segments.insert(base, Arc::new(seg));
         }
@@ -164,7 +168,7 @@ impl PartitionLog {
         let mut log_end = 0;
         if !segments.is_empty() {
             log_end = if params.clean_shutdown {
-                open_clean(&segments, &missing_indexes, &mut report)?
+                open_clean(&ctx, &segments, &missing_indexes, &snapshots, &mut report)?
             } else {
                 recover_unclean(
                     &ctx,
@@ -342,23 +346,81 @@ fn apply_replayed(
     Ok(completed)
 }
 
+/// Replays one batch during a segment scan and returns the `.txnindex` entry its ABORT marker
+/// creates, if any (with Kafka's stored LSO).
+fn recovered_aborts(producers: &mut ProducerStateManager, b: &RecordBatch<'_>) -> Result<Vec<AbortedTxn>> {
+    let completed = apply_replayed(producers, b)?;
+    Ok(match completed {
+        Some(txn) if txn.is_aborted => vec![AbortedTxn {
+            producer_id: txn.producer_id,
+            first_offset: txn.first_offset,
+            last_offset: txn.last_offset,
+            last_stable_offset: producers.last_stable_offset(&txn),
+        }],
+        _ => Vec::new(),
+    })
+}
+
+/// Rebuilds the indexes of a segment whose indexes failed their sanity check (Kafka's
+/// `LogLoader.recoverSegment`). Recovering a segment resets its `.txnindex`, so the scan runs
+/// with the producer state as of the segment's base offset (newest snapshot at or below it,
+/// then a replay) and the ABORT markers in the segment re-create their entries. An inactive
+/// segment's indexes are then trimmed (see [`finish_inactive`]).
+fn rebuild_segment(
+    ctx: &LogContext,
+    segments: &SegmentMap,
+    base: i64,
+    snapshots: &SnapshotFiles,
+    report: &mut PartitionRecovery,
+) -> Result<crate::segment::RecoveryScan> {
+    let mut producers = ProducerStateManager::new(ctx.producer_config);
+    let mut start = *segments.keys().next().expect("non-empty");
+    if let Some((offset, entries)) = snapshots.load_latest(base, &mut report.discarded_snapshots)? {
+        producers.load_snapshot(entries, offset, ctx.clock.now_ms());
+        start = offset;
+    }
+    replay(segments, start, base, &mut producers, &mut report.producer_state_batches_replayed)?;
+    producers.update_map_end_offset(base);
+    let scan = segments[&base].recover(|b, _| recovered_aborts(&mut producers, b))?;
+    if Some(&base) != segments.keys().next_back() && scan.invalid.is_none() {
+        finish_inactive(&segments[&base])?;
+    }
+    Ok(scan)
+}
+
+/// After recovering a segment that is not the active one: the closing time-index entry and
+/// indexes trimmed to their entries, as Kafka's `LogSegment.recover` ends. Recovery reopens the
+/// indexes at their preallocated size, and an inactive index is read back as `length / entry`
+/// entries, so an untrimmed one would fail the next sanity check and be rebuilt at every open.
+fn finish_inactive(segment: &LogSegment) -> Result<()> {
+    segment.on_become_inactive()?;
+    segment.flush()
+}
+
 /// Opens a cleanly shut down log: indexes are trusted after a sanity check (a segment whose
 /// indexes fail it is rebuilt from its data), and only the active segment's tail is scanned.
 fn open_clean(
+    ctx: &LogContext,
     segments: &SegmentMap,
     missing_indexes: &BTreeSet<i64>,
+    snapshots: &SnapshotFiles,
     report: &mut PartitionRecovery,
 ) -> Result<i64> {
     let mut log_end = 0;
     let last = *segments.keys().next_back().expect("non-empty");
     for (&base, segment) in segments {
-        let problem = match segment.sanity_check() {
-            Err(e) => Some(e.to_string()),
-            Ok(()) => missing_indexes.contains(&base).then(|| "an index file is missing".to_string()),
+        let check = if missing_indexes.contains(&base) {
+            Err(StorageError::Corrupt {
+                path: LogSegment::index_path(segment.dir(), base),
+                detail: "index file missing".into(),
+            }
+            .into())
+        } else {
+            segment.sanity_check()
         };
-        if let Some(e) = problem {
+        if let Err(e) = check {
             log::warn!("rebuilding the indexes of segment {base}: {e}");
-            let scan = segment.rebuild_indexes()?;
+            let scan = rebuild_segment(ctx, segments, base, snapshots, report)?;
             report.rebuilt_indexes.push(base);
             if let Some(bad) = scan.invalid {
                 return Err(StorageError::Corrupt {
@@ -410,8 +472,8 @@ fn recover_unclean(
     }
     // Segments below the first dirty one are trusted (they were flushed); check their indexes.
     for (&base, segment) in segments.range(..first_dirty) {
-        if segment.sanity_check().is_err() || missing_indexes.contains(&base) {
-            segment.rebuild_indexes()?;
+        if missing_indexes.contains(&base) || segment.sanity_check().is_err() {
+            rebuild_segment(ctx, segments, base, snapshots, report)?;
             report.rebuilt_indexes.push(base);
         }
     }
@@ -428,23 +490,15 @@ fn recover_unclean(
     let mut log_end = first_dirty;
     for (i, base) in dirty.iter().enumerate() {
         let segment = segments[base].clone();
-        let scan = segment.recover(|b, _pos| {
-            let completed = apply_replayed(producers, b)?;
-            Ok(match completed {
-                Some(txn) if txn.is_aborted => vec![AbortedTxn {
-                    producer_id: txn.producer_id,
-                    first_offset: txn.first_offset,
-                    last_offset: txn.last_offset,
-                    last_stable_offset: producers.last_stable_offset(&txn),
-                }],
-                _ => Vec::new(),
-            })
-        })?;
+        let scan = segment.recover(|b, _pos| recovered_aborts(producers, b))?;
         report.segments_recovered += 1;
         report.batches_scanned += scan.batches;
         report.bytes_scanned += scan.valid_bytes;
         log_end = scan.next_offset.unwrap_or(*base).max(log_end);
         if i + 1 < dirty.len() {
+            if scan.invalid.is_none() {
+                finish_inactive(&segment)?;
+            }
             // Kafka takes a snapshot after each recovered segment so a crash during recovery
             // does not replay everything again.
             snapshots.write(dirty[i + 1], &producers.snapshot_entries())?;

@@ -292,6 +292,11 @@ impl PartitionLog {
     /// with a `Closed` error. Returns the recovery point (the log end offset).
     pub fn close(&self) -> Result<i64> {
         if self.closed.swap(true, Ordering::AcqRel) {
+            // Closing again must not hide an earlier failure: the engine only writes its
+            // clean-shutdown marker when every partition closes cleanly.
+            if let Some(cause) = self.failure() {
+                return Err(StorageError::Offline { partition: self.tp.to_string(), cause }.into());
+            }
             return Ok(self.log_end_offset());
         }
         let inner = self.inner.lock();

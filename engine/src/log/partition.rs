@@ -226,9 +226,12 @@ impl PartitionLog {
         self.offsets.durable.load(Ordering::Acquire)
     }
 
-    /// The first offset of the oldest transaction that is not yet decided and replicated.
+    /// The first offset of the oldest transaction that is not yet decided and replicated,
+    /// bounded below by the log start offset (a transaction may have started in data that
+    /// `delete_records` or retention removed), as Kafka's `firstUnstableOffset`.
     pub fn first_unstable_offset(&self) -> Option<i64> {
-        self.inner.lock().producers.first_unstable_offset()
+        let inner = self.inner.lock();
+        inner.producers.first_unstable_offset().map(|o| o.max(self.log_start_offset()))
     }
 
     /// Why the partition refuses writes, if it does.
@@ -318,9 +321,10 @@ impl PartitionLog {
     /// transactional write of a producer, its verification guard.
     pub fn append_with(self: &Arc<Self>, batch: &[u8], opts: &AppendOptions) -> Result<AppendInfo> {
         let info = self.append_inner(batch, opts, true)?;
-        if !info.duplicate {
-            self.wait_durable(info.last_offset + 1)?;
-        }
+        // A duplicate is acknowledged under the same condition as its original: the original
+        // may still be waiting for its fsync, and answering the retry earlier would acknowledge
+        // bytes a crash can take back. (Returns at once when they are already durable.)
+        self.wait_durable(info.last_offset + 1)?;
         Ok(info)
     }
 
@@ -887,7 +891,15 @@ impl PartitionLog {
         sequence: i32,
         epoch: i16,
     ) -> VerificationGuard {
-        self.inner.lock().producers.maybe_create_verification_guard(producer_id, sequence, epoch)
+        // The registration's age is measured on the engine's clock, like producer expiry.
+        let now = self.now();
+        self.inner.lock().producers.maybe_create_verification_guard_at(
+            producer_id,
+            sequence,
+            epoch,
+            false,
+            now,
+        )
     }
 
     /// Removes producers idle longer than `producer.id.expiration.ms` that have no open

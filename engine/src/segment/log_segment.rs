@@ -574,14 +574,7 @@ impl LogSegment {
         &self,
         on_batch: impl FnMut(&RecordBatch<'_>, u64) -> Result<Vec<AbortedTxn>>,
     ) -> Result<RecoveryScan> {
-        self.rebuild(true, on_batch)
-    }
-
-    /// Rebuilds only the offset and time indexes from the data (they were missing or damaged),
-    /// keeping the `.txnindex`: its entries depend on producer state from before this segment
-    /// and cannot be recomputed from the segment alone.
-    pub fn rebuild_indexes(&self) -> Result<RecoveryScan> {
-        self.rebuild(false, |_, _| Ok(Vec::new()))
+        self.rebuild(on_batch)
     }
 
     /// Checks the batches that start below `offset` exactly as [`LogSegment::recover`] would,
@@ -592,16 +585,13 @@ impl LogSegment {
 
     fn rebuild(
         &self,
-        reset_txn_index: bool,
         mut on_batch: impl FnMut(&RecordBatch<'_>, u64) -> Result<Vec<AbortedTxn>>,
     ) -> Result<RecoveryScan> {
         self.ensure_writable()?;
         {
             self.offset_index.write().reset()?;
             self.time_index.write().reset()?;
-            if reset_txn_index {
-                self.txn_index.lock().reset()?;
-            }
+            self.txn_index.lock().reset()?;
             *self.writer.lock() =
                 WriterState { max_timestamp: -1, offset_of_max_timestamp: -1, ..Default::default() };
         }
