@@ -159,7 +159,7 @@ fn open_fixture(name: &str, clean: bool) -> (tempfile::TempDir, Engine, Arc<Part
     let engine = Engine::open(data.path(), engine_config(&m, &clock)).unwrap();
     let report = engine.recovery_report();
     assert_eq!(report.clean_shutdown, clean);
-    let part = &report.partitions[0];
+    let part = eos_support::user_report(report);
     assert!(part.truncated_bytes == 0 && part.deleted_segments.is_empty(), "{name}: {part:?}");
     if !clean {
         assert_eq!(part.segments_recovered, m["segment_base_offsets"].as_array().unwrap().len(), "{name}");

@@ -42,7 +42,7 @@ fn full_transaction_index_recovery() {
     // Kafka reopens with larger segments; the existing ones are kept as they are.
     s.opts = Opts::default().topic("segment.bytes", "5120");
     s.reopen_unclean(0);
-    assert_eq!(s.engine().recovery_report().partitions[0].segments_recovered, segments.len());
+    assert_eq!(eos_support::user_report(s.engine().recovery_report()).segments_recovered, segments.len());
     assert_eq!(s.log.segment_base_offsets(), segments);
     assert_eq!(txnindex_entries(&s.part_dir()), expected);
     assert_eq!(consume_committed(&s.log, 1 << 20), (committed, aborted_seen));
@@ -81,7 +81,7 @@ fn rebuilding_a_damaged_index_keeps_the_transaction_index() {
             make_unclean(s.dir.path(), leo);
             s.reopen_as_is();
         }
-        let report = &s.engine().recovery_report().partitions[0];
+        let report = eos_support::user_report(s.engine().recovery_report());
         assert_eq!(report.rebuilt_indexes, holders, "clean={clean}");
         assert_eq!(txnindex_entries(&s.part_dir()), expected, "clean={clean}");
         assert_eq!(
@@ -142,7 +142,7 @@ fn producer_snapshots_recovery_after_unclean_shutdown() {
     }
     let recovery_point_segment = segments[n - 4];
     s.reopen_unclean(recovery_point_segment + 1);
-    let report = s.engine().recovery_report().partitions[0].clone();
+    let report = eos_support::user_report(s.engine().recovery_report()).clone();
     assert_eq!(report.segments_recovered, 4);
     // No snapshot at or below the recovery-point segment: the producer state was rebuilt by
     // replaying the segments below it.
@@ -156,7 +156,7 @@ fn producer_snapshots_recovery_after_unclean_shutdown() {
     // Again with the recovery point in a segment that now has a snapshot at its base: nothing
     // below it is read.
     s.reopen_unclean(segments[n - 3] + 1);
-    let report = s.engine().recovery_report().partitions[0].clone();
+    let report = eos_support::user_report(s.engine().recovery_report()).clone();
     assert!(report.rebuilt_indexes.is_empty(), "{report:?}");
     assert_eq!(report.segments_recovered, 3);
     assert_eq!(report.producer_state_batches_replayed, 0);
@@ -248,7 +248,7 @@ fn corrupt_or_short_newest_snapshot_falls_back_to_an_older_one() {
                 make_unclean(s.dir.path(), leo);
                 s.reopen_as_is();
             }
-            let report = &s.engine().recovery_report().partitions[0];
+            let report = eos_support::user_report(s.engine().recovery_report());
             assert_eq!(report.discarded_snapshots.len(), 1, "{damage} clean={clean}");
             assert!(report.producer_state_batches_replayed > 0, "{damage} clean={clean}");
             assert_eq!(producer_state(&s.log), state, "{damage} clean={clean}");
@@ -399,7 +399,7 @@ fn crash_image_recovers_the_running_state() {
     let consumed = consume_committed(&s.log, 300);
     let ongoing = s.log.ongoing_transactions();
     s.crash_and_reopen();
-    assert!(s.engine().recovery_report().partitions[0].segments_recovered >= 1);
+    assert!(eos_support::user_report(s.engine().recovery_report()).segments_recovered >= 1);
     assert_eq!(producer_state(&s.log), state);
     assert_eq!(txnindex_entries(&s.part_dir()), txnindex);
     assert_eq!(
@@ -425,7 +425,7 @@ fn recovered_indexes_are_trimmed_and_missing_ones_rebuilt() {
     let bases = s.log.segment_base_offsets();
     let before = tree(&s.part_dir());
     s.reopen_unclean(0);
-    assert_eq!(s.engine().recovery_report().partitions[0].segments_recovered, bases.len());
+    assert_eq!(eos_support::user_report(s.engine().recovery_report()).segments_recovered, bases.len());
     let after = tree(&s.part_dir());
     for base in &bases[..bases.len() - 1] {
         for ext in ["index", "timeindex"] {
@@ -434,7 +434,7 @@ fn recovered_indexes_are_trimmed_and_missing_ones_rebuilt() {
         }
     }
     s.reopen();
-    let report = &s.engine().recovery_report().partitions[0];
+    let report = eos_support::user_report(s.engine().recovery_report());
     assert!(report.rebuilt_indexes.is_empty(), "{report:?}");
 
     // Missing offset and time indexes (Kafka's LogLoader recovers such a segment).
@@ -442,7 +442,10 @@ fn recovered_indexes_are_trimmed_and_missing_ones_rebuilt() {
     std::fs::remove_file(s.part_dir().join(format!("{:020}.index", bases[1]))).unwrap();
     std::fs::remove_file(s.part_dir().join(format!("{:020}.timeindex", bases[2]))).unwrap();
     s.reopen_as_is();
-    assert_eq!(s.engine().recovery_report().partitions[0].rebuilt_indexes, vec![bases[1], bases[2]]);
+    assert_eq!(
+        eos_support::user_report(s.engine().recovery_report()).rebuilt_indexes,
+        vec![bases[1], bases[2]]
+    );
     let rebuilt = tree(&s.part_dir());
     for base in &bases[..bases.len() - 1] {
         for ext in ["index", "timeindex"] {

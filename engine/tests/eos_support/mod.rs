@@ -438,3 +438,8 @@ pub fn kafka_txn_index_workload(log: &Arc<PartitionLog>) {
     p4.end(log, true, 0); // 90
     assert_eq!(log.log_end_offset(), 90);
 }
+
+/// The recovery report of the first user (non-internal) partition.
+pub fn user_report(report: &eoslog::RecoveryReport) -> &eoslog::log::PartitionRecovery {
+    report.partitions.iter().find(|p| !p.partition.starts_with("__")).expect("a user partition")
+}
