@@ -407,7 +407,16 @@ impl Engine {
         };
         let guard = log.create_verification_guard(pid, view.base_sequence(), epoch);
         let tp = TxnTopicPartition::new(topic, partition);
-        let verdict = self.transactions().verify_partitions(tid, pid, epoch, std::slice::from_ref(&tp))?;
+        let verdict = match self.transactions().verify_partitions(tid, pid, epoch, std::slice::from_ref(&tp))
+        {
+            Ok(v) => v,
+            // Kafka's AddPartitionsToTxnManager: a producer fenced at verification gets
+            // INVALID_PRODUCER_EPOCH on its produce, the code producers expect there.
+            Err(e) if e.code() == crate::error::ErrorCode::ProducerFenced => {
+                return Err(Error::kafka(crate::error::ErrorCode::InvalidProducerEpoch, e.to_string()));
+            }
+            Err(e) => return Err(e),
+        };
         if let Some((_, code)) = verdict.iter().find(|(_, c)| *c != crate::error::ErrorCode::None) {
             return Err(Error::kafka(
                 *code,
