@@ -840,4 +840,12 @@ impl MarkerWriter for EngineMarkers {
         }
         Ok(())
     }
+
+    fn flush_partition(&self, tp: &TxnTopicPartition) -> Result<()> {
+        match self.engine()?.partition(&tp.topic, tp.partition) {
+            Ok(log) => log.sync(),
+            Err(Error::UnknownTopicOrPartition { .. }) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
 }

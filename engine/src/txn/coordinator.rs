@@ -44,6 +44,13 @@ pub trait MarkerWriter: Send + Sync + fmt::Debug {
         commit: bool,
         transaction_version: TransactionVersion,
     ) -> Result<()>;
+
+    /// Makes everything appended to `partition` so far durable. Called for every partition of
+    /// a transaction before its commit decision is written: a durable PrepareCommit is carried
+    /// out after any crash, so the data it commits must survive the crash too (in Kafka the
+    /// producer's writes are acknowledged by the ISR before it may commit). A partition that
+    /// no longer exists is not an error.
+    fn flush_partition(&self, partition: &TxnTopicPartition) -> Result<()>;
 }
 
 /// Settings of the coordinator (Kafka's names).
@@ -462,6 +469,16 @@ impl TransactionCoordinator {
                 EndDecision::Prepare { transit, fenced } => (transit, fenced),
             }
         };
+        // A commit must not be decided before the data it commits is durable: once the
+        // PrepareCommit record is, the commit is carried out even after a crash.
+        if transit.txn_state == TransactionState::PrepareCommit {
+            for tp in &transit.topic_partitions {
+                if let Err(e) = self.markers.flush_partition(tp) {
+                    meta.lock().cancel_pending_transition();
+                    return Err(e);
+                }
+            }
+        }
         // Phase one: the decision is durable before any marker is written.
         if let Err(e) = self.persist(&meta, transit.clone()) {
             if fenced {
