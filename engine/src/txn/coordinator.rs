@@ -704,6 +704,9 @@ impl TransactionCoordinator {
         let marker_epoch = producer_epoch;
         for tp in &partitions {
             self.markers.write_marker(tp, producer_id, marker_epoch, self.coordinator_epoch, commit, tv)?;
+            // Kafka's TransactionMarkerChannelManager drops a partition from the transaction once
+            // its marker is acknowledged, so a retry writes only the missing markers.
+            meta.lock().remove_partition(tp)?;
         }
         let transit = meta.lock().prepare_complete(self.now())?;
         self.persist(meta, transit)?;
