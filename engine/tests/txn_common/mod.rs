@@ -41,7 +41,7 @@ pub fn offsets_tp() -> TxnTopicPartition {
 pub fn config(clock: &Arc<ManualClock>) -> EngineConfig {
     let mut topic_defaults = TopicConfig::default();
     // Small preallocated indexes: the in-memory disk zero-fills them.
-    topic_defaults.set("segment.index.bytes", "65536").unwrap();
+    topic_defaults.set("segment.index.bytes", "1024").unwrap();
     EngineConfig {
         clock: clock.clone(),
         topic_defaults,
@@ -65,7 +65,7 @@ pub fn topic_config() -> TopicConfig {
     let mut c = TopicConfig::default();
     c.set("segment.bytes", "8192").unwrap();
     c.set("index.interval.bytes", "256").unwrap();
-    c.set("segment.index.bytes", "65536").unwrap();
+    c.set("segment.index.bytes", "1024").unwrap();
     c
 }
 
