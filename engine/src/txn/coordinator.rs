@@ -804,7 +804,9 @@ impl TransactionCoordinator {
                     continue;
                 }
                 match m.prepare_fence_producer_epoch() {
-                    Ok(f) => (f, m.transactional_id().to_string(), m.client_transaction_version()),
+                    // Not a client request: the coordinator's transaction version applies
+                    // (Kafka's abortTimedOutTransactions, as for the fence of InitProducerId).
+                    Ok(f) => (f, m.transactional_id().to_string(), self.config.transaction_version_level),
                     Err(e) => {
                         log::warn!("cannot fence timed-out transaction of {}: {e}", m.transactional_id());
                         continue;
