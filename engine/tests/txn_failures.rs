@@ -326,7 +326,7 @@ fn every_failed_io_of_every_step_keeps_memory_durable_and_recovers() {
             let ops_before = fs.op_count();
             step(&engine, &clock, &mut run, s).unwrap();
             let ops = fs.op_count() - ops_before;
-            drop(engine);
+            shut(engine);
             for n in 1..=ops {
                 let what = format!("{tv:?} step {k} {s:?}, I/O {n}/{ops} fails");
                 let (fs, clock, engine) = setup();
@@ -362,10 +362,19 @@ fn every_failed_io_of_every_step_keeps_memory_durable_and_recovers() {
                         );
                     }
                 }
-                // Restart, after a power loss every other time.
-                drop(engine);
-                if n % 2 == 0 {
-                    fs.crash();
+                // Restart: after a clean close, a kill -9 (the page cache survives) or a power
+                // loss, in turn.
+                match n % 3 {
+                    0 => shut(engine),
+                    1 => {
+                        kill(&fs, engine);
+                        fs.persist_all();
+                        fs.crash();
+                    }
+                    _ => {
+                        kill(&fs, engine);
+                        fs.crash();
+                    }
                 }
                 let engine = open_fault(&fs, &clock).unwrap_or_else(|e| panic!("{what}: reopen: {e}"));
                 check_recovered(&fs, &clock, engine, &run, &what);
@@ -387,7 +396,7 @@ fn crash_at_every_io_of_the_workload() {
         let ops_before = fs.op_count();
         assert_eq!(run_steps(&engine, &clock, &mut run, WORKLOAD), WORKLOAD.len());
         let ops = fs.op_count() - ops_before;
-        drop(engine);
+        shut(engine);
         for n in 1..=ops {
             let modes: &[CrashMode] = if tv == Tv0 {
                 &[
@@ -405,7 +414,7 @@ fn crash_at_every_io_of_the_workload() {
                 fs.set_plan(FaultPlan::new().die_at(n));
                 let done = run_steps(&engine, &clock, &mut run, WORKLOAD);
                 assert!(done < WORKLOAD.len(), "{what}: the workload survived its death");
-                drop(engine);
+                shut(engine);
                 fs.crash_with(mode);
                 let engine = open_fault(&fs, &clock).unwrap_or_else(|e| panic!("{what}: reopen: {e}"));
                 check_recovered(&fs, &clock, engine, &run, &format!("{what} (after step {done})"));
@@ -463,7 +472,7 @@ fn coordinator_dies_between_prepare_and_complete() {
             let before = fs.op_count();
             step(&engine, &clock, &mut run, End(commit)).unwrap();
             let ops = fs.op_count() - before;
-            drop(engine);
+            shut(engine);
             for n in 1..=ops {
                 let what = format!("{tv:?} commit={commit} die at EndTxn I/O {n}/{ops}");
                 let (fs, clock, engine) = setup();
@@ -473,7 +482,7 @@ fn coordinator_dies_between_prepare_and_complete() {
                 let pid = run.p.producer_id;
                 fs.set_plan(FaultPlan::new().die_at(n));
                 assert!(step(&engine, &clock, &mut run, End(commit)).is_err(), "{what}");
-                drop(engine);
+                shut(engine);
                 fs.crash();
                 let engine = open_fault(&fs, &clock).unwrap();
                 let new_epoch = engine.transactions().coordinator_epoch();
@@ -570,7 +579,7 @@ fn marker_failure_leaves_the_transaction_prepared_until_completed() {
                 code(engine.transactions().end_txn(ID, p.producer_id, p.epoch, commit, tv)),
                 ErrorCode::ConcurrentTransactions
             );
-            drop(engine);
+            shut(engine);
             let engine = open_fault(&fs, &clock).unwrap();
             let d = engine.transactions().describe(ID).unwrap();
             assert_eq!(d.state, if commit { CompleteCommit } else { CompleteAbort });
@@ -683,7 +692,7 @@ fn failed_epoch_fence_is_not_bumped_twice() {
         assert_eq!(txn.describe(ID).unwrap().producer_epoch, p.epoch + 1);
         // The zombie is fenced in memory already.
         assert_eq!(code(txn.end_txn(ID, p.producer_id, p.epoch, true, Tv0)), ErrorCode::ProducerFenced);
-        drop(engine);
+        kill(&fs, engine);
         fs.crash();
         let engine = open_fault(&fs, &clock).unwrap();
         assert_eq!(engine.transactions().describe(ID).unwrap().producer_epoch, p.epoch);
@@ -708,7 +717,7 @@ fn failed_tombstone_keeps_the_id() {
         code(engine.transactions().init_producer_id(Some(ID), TIMEOUT_MS, None)),
         ErrorCode::KafkaStorageError
     );
-    drop(engine);
+    kill(&fs, engine);
     fs.crash();
     let engine = open_fault(&fs, &clock).unwrap();
     assert!(engine.transactions().describe(ID).is_some(), "the tombstone never became durable");

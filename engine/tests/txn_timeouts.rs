@@ -308,7 +308,7 @@ fn producer_ids_are_never_reused_across_restarts() {
     drop(engine);
     let engine = open_dir(dir.path(), &clock);
     take(&engine, &mut seen, 20);
-    drop(engine);
+    shut(engine);
     // Power loss on the in-memory disk, at several points of a block.
     for (n, mode) in [
         (5, CrashMode::DropUnsynced),
@@ -325,7 +325,7 @@ fn producer_ids_are_never_reused_across_restarts() {
                 )
             );
         }
-        drop(engine);
+        kill(&fs, engine);
         fs.crash_with(mode);
         let engine = open_fault(&fs, &clock).unwrap();
         for _ in 0..200 {
@@ -502,4 +502,33 @@ fn race_worker(
         }
     }
     (committed, errors)
+}
+
+/// The coordinator's own aborts — fencing an Ongoing transaction for a new instance, and the
+/// timeout — are written with the coordinator's transaction version, not the client's (Kafka:
+/// "since this is not from client, use server TV"), so both leave a TV1 client's transaction
+/// at the same fenced epoch.
+#[test]
+fn coordinator_aborts_use_the_coordinator_transaction_version() {
+    let mut ends = Vec::new();
+    for by_timeout in [false, true] {
+        let (_dir, clock, engine) = fixture();
+        let txn = engine.transactions();
+        let p = open_txn(&engine, ID, Tv0, "x");
+        if by_timeout {
+            clock.advance(i64::from(TIMEOUT_MS) + 1);
+            assert_eq!(txn.abort_timed_out_transactions(), 1);
+        } else {
+            assert_eq!(
+                code(txn.init_producer_id(Some(ID), TIMEOUT_MS, None)),
+                ErrorCode::ConcurrentTransactions
+            );
+        }
+        let d = txn.describe(ID).unwrap();
+        assert_eq!(d.state, CompleteAbort);
+        let m = markers(&engine, "out", 0);
+        assert_eq!(m[0].1, d.producer_epoch);
+        ends.push(d.producer_epoch - p.epoch);
+    }
+    assert_eq!(ends[0], ends[1], "fence by InitProducerId vs by timeout: {ends:?}");
 }

@@ -60,6 +60,24 @@ pub fn open_fault(fs: &FaultBackend, clock: &Arc<ManualClock>) -> eoslog::Result
     Engine::open_with_backend(DATA, config(clock), Arc::new(fs.clone()) as Arc<dyn IoBackend>)
 }
 
+/// Stops an engine and releases its directory before returning. Dropping the last handle is not
+/// enough: the background thread may hold the engine for a moment and release the directory
+/// lock after the drop returned, so an immediate reopen could find it locked. `close` joins that
+/// thread first (its error — a partition offline after an injected fault, a dead disk — is
+/// irrelevant here).
+pub fn shut(engine: Engine) {
+    let _ = engine.close();
+    drop(engine);
+}
+
+/// Kills the process of a fault-backed engine: from now on every I/O fails, then the engine is
+/// stopped (nothing reaches the disk any more). Follow with [`FaultBackend::crash`] (power loss)
+/// or [`FaultBackend::persist_all`] + `crash` (a `kill -9`: the page cache survives).
+pub fn kill(fs: &FaultBackend, engine: Engine) {
+    fs.set_plan(eoslog::io::fault::FaultPlan::new().die_at(1));
+    shut(engine);
+}
+
 /// A topic with small segments so that tests roll now and then.
 pub fn topic_config() -> TopicConfig {
     let mut c = TopicConfig::default();
