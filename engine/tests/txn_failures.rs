@@ -725,3 +725,121 @@ fn failed_tombstone_keeps_the_id() {
     assert!(engine.transactions().describe(ID).is_none());
     let _ = clock.now_ms();
 }
+
+// ------------------------------------------------- a failed __transaction_state write, retried
+
+/// The request the client repeats after a failure.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Request {
+    /// InitProducerId of a second instance (an epoch bump).
+    Reinit,
+    Add,
+    /// EndTxn(commit); the n-th `__transaction_state` write of it fails (1: PrepareCommit,
+    /// 2: CompleteCommit).
+    Commit(u8),
+}
+
+fn send(
+    engine: &Engine,
+    p: ProducerIdAndEpoch,
+    tv: TransactionVersion,
+    r: Request,
+) -> eoslog::Result<ProducerIdAndEpoch> {
+    let txn = engine.transactions();
+    match r {
+        Request::Reinit => txn.init_producer_id(Some(ID), TIMEOUT_MS, None),
+        Request::Add => txn.add_partitions_to_txn(ID, p.producer_id, p.epoch, &all_parts(), tv).map(|()| p),
+        Request::Commit(_) => txn.end_txn(ID, p.producer_id, p.epoch, true, tv),
+    }
+}
+
+/// The write (or the sync) of the record a request needs fails: the request fails with
+/// KAFKA_STORAGE_ERROR, the coordinator's memory is unchanged and nothing is left pending (the
+/// immediate retry is refused by the offline log, not told CONCURRENT_TRANSACTIONS), and after a
+/// restart — clean, or after a power loss — the very same request succeeds.
+#[test]
+fn failed_transaction_log_write_then_retry_after_restart() {
+    let mut cases = 0;
+    for tv in [Tv0, Tv2] {
+        for r in [Request::Reinit, Request::Add, Request::Commit(1), Request::Commit(2)] {
+            // Reinit and Add run on an Empty id; Commit on an open transaction A.
+            let prefix =
+                if r == Request::Reinit || r == Request::Add { &WORKLOAD[..1] } else { &WORKLOAD[..5] };
+            for kind in [OpKind::Write, OpKind::Sync] {
+                for power_loss in [false, true] {
+                    let what = format!("{tv:?} {r:?} {kind:?} fails, power loss {power_loss}");
+                    // Find the operation of that kind which is the wanted __transaction_state write.
+                    let wanted = if let Request::Commit(k) = r { k } else { 1 };
+                    let found = (1..30).find_map(|n| {
+                        let (fs, clock, engine) = setup();
+                        let mut run = Run::new(tv);
+                        run_steps(&engine, &clock, &mut run, prefix);
+                        let before = engine.transactions().describe(ID);
+                        fs.set_plan(FaultPlan::new().fail(kind, n, Errno::Eio));
+                        let result = send(&engine, run.p, tv, r);
+                        fs.set_plan(FaultPlan::new());
+                        let offline: Vec<String> = engine
+                            .all_partitions()
+                            .iter()
+                            .filter(|l| l.failure().is_some())
+                            .map(|l| l.topic_partition().to_string())
+                            .collect();
+                        // The first write leaves the state as it was, the second one prepared.
+                        let state = engine.transactions().describe(ID).map(|d| d.state);
+                        let expected_state =
+                            if wanted == 2 { Some(PrepareCommit) } else { before.as_ref().map(|d| d.state) };
+                        let hit = offline == ["__transaction_state-0"] && state == expected_state;
+                        hit.then_some((fs, clock, engine, run, before, result))
+                    });
+                    let (fs, clock, engine, run, before, result) =
+                        found.unwrap_or_else(|| panic!("{what}: no such operation"));
+                    cases += 1;
+                    assert_eq!(code(result), ErrorCode::KafkaStorageError, "{what}");
+                    let after = engine.transactions().describe(ID);
+                    let retry = send(&engine, run.p, tv, r);
+                    if r == Request::Commit(2) {
+                        // The decision is durable: the transaction stays prepared.
+                        assert_eq!(after.as_ref().unwrap().state, PrepareCommit, "{what}");
+                        assert_eq!(code(retry), ErrorCode::ConcurrentTransactions, "{what}");
+                    } else {
+                        assert_eq!(after, before, "{what}: memory changed");
+                        assert_eq!(
+                            code(retry),
+                            ErrorCode::KafkaStorageError,
+                            "{what}: refused by the offline log"
+                        );
+                    }
+                    if power_loss {
+                        kill(&fs, engine);
+                        fs.crash();
+                    } else {
+                        shut(engine);
+                    }
+                    let engine = open_fault(&fs, &clock).unwrap();
+                    let d = engine.transactions().describe(ID).unwrap();
+                    assert!(!matches!(d.state, PrepareCommit | PrepareAbort), "{what}");
+                    let retried = send(&engine, run.p, tv, r)
+                        .unwrap_or_else(|e| panic!("{what}: the retry failed: {e}"));
+                    match r {
+                        Request::Reinit => {
+                            assert_eq!(retried.producer_id, run.p.producer_id);
+                            assert!(retried.epoch > run.p.epoch, "{what}");
+                        }
+                        Request::Add => {
+                            assert_eq!(engine.transactions().describe(ID).unwrap().state, Ongoing)
+                        }
+                        Request::Commit(_) => {
+                            assert_eq!(engine.transactions().describe(ID).unwrap().state, CompleteCommit);
+                            assert_eq!(committed_values(&engine, "out", 0), ["a0-0", "a0-1"], "{what}");
+                            assert_eq!(committed_values(&engine, "out", 1), ["a1-0", "a1-1"], "{what}");
+                            assert_eq!(engine.offsets().committed(GROUP, "in", 0).unwrap().offset, 10);
+                        }
+                    }
+                    assert_all_stable(&engine);
+                    shut(engine);
+                }
+            }
+        }
+    }
+    assert_eq!(cases, 32);
+}

@@ -233,6 +233,22 @@ fn idle_ids_expire_with_a_tombstone_and_come_back_new() {
     clock.advance(1);
     assert_eq!(txn.expire_transactional_ids(), 2);
     assert_eq!(txn_log_end(&engine), log_end + 2, "one tombstone each");
+    let log = engine.partition("__transaction_state", 0).unwrap();
+    let data = log.read(log_end, 1 << 20, eoslog::IsolationLevel::LogEnd).unwrap();
+    let mut tombstones = BTreeSet::new();
+    for b in data.records.batches() {
+        for r in b.unwrap().records().unwrap().iter() {
+            let r = r.unwrap();
+            assert!(r.value.is_none(), "a tombstone has a null value");
+            match eoslog::txn::read_record(r.key.unwrap(), r.value).unwrap() {
+                eoslog::txn::TxnLogRecord::Tombstone { transactional_id } => {
+                    tombstones.insert(transactional_id)
+                }
+                other => panic!("{other:?}"),
+            };
+        }
+    }
+    assert_eq!(tombstones, ["a".to_string(), "b".to_string()].into());
     assert!(txn.describe("a").is_none() && txn.describe("b").is_none());
     clock.advance(week);
     assert_eq!(txn.expire_transactional_ids(), 0, "an Ongoing id never expires");
