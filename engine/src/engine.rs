@@ -822,7 +822,7 @@ impl MarkerWriter for EngineMarkers {
             Err(Error::UnknownTopicOrPartition { .. }) => return Ok(()),
             Err(e) => return Err(e),
         };
-        log.append_marker(
+        let marker = log.append_marker(
             producer_id,
             producer_epoch,
             coordinator_epoch,
@@ -836,7 +836,7 @@ impl MarkerWriter for EngineMarkers {
         if tp.topic == CONSUMER_OFFSETS_TOPIC
             && let Some(offsets) = engine.inner.offsets.get()
         {
-            offsets.complete_txn(producer_id, commit);
+            offsets.complete_txn(producer_id, commit, marker.first_offset);
         }
         Ok(())
     }
