@@ -548,3 +548,56 @@ fn coordinator_aborts_use_the_coordinator_transaction_version() {
     }
     assert_eq!(ends[0], ends[1], "fence by InitProducerId vs by timeout: {ends:?}");
 }
+
+/// Plain offset commits, transactional ones, and a second instance fencing the transactional
+/// producer all at once on one group: what the offset store holds in memory is what its log
+/// replays to after a restart (the log order decides), and nothing stays pending once every
+/// transaction ended.
+#[test]
+fn offsets_in_memory_match_the_log_under_concurrent_commits_and_fencing() {
+    use std::sync::atomic::{AtomicI64, Ordering};
+    let fs = FaultBackend::new();
+    let clock = ManualClock::new(T0);
+    let engine = open_fault(&fs, &clock).unwrap();
+    let next = AtomicI64::new(1);
+    std::thread::scope(|s| {
+        for _ in 0..2 {
+            s.spawn(|| {
+                for _ in 0..500 {
+                    let o = next.fetch_add(1, Ordering::SeqCst);
+                    engine.offsets().commit(GROUP, &offsets(o)).unwrap();
+                }
+            });
+        }
+        // The transactional producer, restarting whenever it is fenced.
+        s.spawn(|| {
+            let txn = engine.transactions();
+            for k in 0..300 {
+                let Ok(p) = txn.init_producer_id(Some(ID), TIMEOUT_MS, None) else { continue };
+                let r = (|| {
+                    txn.add_partitions_to_txn(ID, p.producer_id, p.epoch, &[offsets_tp()], Tv0)?;
+                    let o = next.fetch_add(1, Ordering::SeqCst);
+                    engine.offsets().txn_commit(p.producer_id, p.epoch, GROUP, &offsets(o))?;
+                    txn.end_txn(ID, p.producer_id, p.epoch, k % 3 != 0, Tv0)
+                })();
+                let _ = r;
+            }
+        });
+        // Another instance of it.
+        s.spawn(|| {
+            for _ in 0..300 {
+                let _ = engine.transactions().init_producer_id(Some(ID), TIMEOUT_MS, None);
+                std::thread::yield_now();
+            }
+        });
+    });
+    clock.advance(i64::from(TIMEOUT_MS) + 1);
+    engine.transactions().abort_timed_out_transactions();
+    assert!(!engine.offsets().has_pending(GROUP), "offsets left pending with no transaction open");
+    let in_memory = engine.offsets().committed(GROUP, "in", 0);
+    engine.close().unwrap();
+    drop(engine);
+    let engine = open_fault(&fs, &clock).unwrap();
+    assert_eq!(engine.offsets().committed(GROUP, "in", 0), in_memory, "memory and log disagree");
+    assert!(!engine.offsets().has_pending(GROUP));
+}
