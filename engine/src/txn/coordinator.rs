@@ -919,10 +919,12 @@ mod tests {
     type Hook = Box<dyn FnOnce() + Send>;
 
     /// Writes markers straight to the engine's partitions; runs `hook` once, at the start of
-    /// the next marker write, and fails marker writes while `fail` is set.
+    /// the next marker write, and `flush_hook` at the next flush (while a PrepareCommit is
+    /// pending); fails marker writes while `fail` is set.
     struct HookMarkers {
         engine: Engine,
         hook: Mutex<Option<Hook>>,
+        flush_hook: Mutex<Option<Hook>>,
         fail: AtomicBool,
     }
 
@@ -955,6 +957,10 @@ mod tests {
         }
 
         fn flush_partition(&self, _: &TxnTopicPartition) -> Result<()> {
+            let hook = self.flush_hook.lock().take();
+            if let Some(hook) = hook {
+                hook();
+            }
             Ok(())
         }
     }
@@ -962,6 +968,7 @@ mod tests {
     struct Setup {
         _dir: tempfile::TempDir,
         engine: Engine,
+        clock: Arc<ManualClock>,
         markers: Arc<HookMarkers>,
         coordinator: Arc<TransactionCoordinator>,
     }
@@ -984,18 +991,19 @@ mod tests {
         let markers = Arc::new(HookMarkers {
             engine: engine.clone(),
             hook: Mutex::new(None),
+            flush_hook: Mutex::new(None),
             fail: AtomicBool::new(false),
         });
         let coordinator = Arc::new(
             TransactionCoordinator::load(
                 engine.partition("txnlog", 0).unwrap(),
                 markers.clone(),
-                clock,
+                clock.clone(),
                 CoordinatorConfig::default(),
             )
             .unwrap(),
         );
-        Setup { _dir: dir, engine, markers, coordinator }
+        Setup { _dir: dir, engine, clock, markers, coordinator }
     }
 
     fn tp(p: i32) -> TxnTopicPartition {
@@ -1094,6 +1102,7 @@ mod tests {
         let s2 = Setup {
             _dir: tempfile::tempdir().unwrap(),
             engine: s.engine.clone(),
+            clock: s.clock.clone(),
             markers: s.markers.clone(),
             coordinator: c.clone(),
         };
@@ -1116,5 +1125,40 @@ mod tests {
         assert_eq!(committed(&s, 0), ["first"], "the aborted transaction became visible");
         let log = s.engine.partition("out", 0).unwrap();
         assert_eq!(log.last_stable_offset(), log.log_end_offset());
+    }
+
+    /// shouldNotAbortExpiredTransactionsThatHaveAPendingStateTransition, and
+    /// CONCURRENT_TRANSACTIONS for every request while a transition is pending (here the
+    /// PrepareCommit of an EndTxn, between its preparation and its write).
+    #[test]
+    fn pending_transition_blocks_requests_and_the_timeout() {
+        for tv in [TransactionVersion::Tv0, TransactionVersion::Tv2] {
+            let s = setup();
+            let c = &s.coordinator;
+            let p = c.init_producer_id(Some(ID), 1_000, None).unwrap();
+            c.add_partitions_to_txn(ID, p.producer_id, p.epoch, &[tp(0)], tv).unwrap();
+            produce(&s, 0, p, 0, "a");
+            s.clock.advance(5_000);
+            let (other, seen) = (c.clone(), Arc::new(Mutex::new(Vec::new())));
+            let seen2 = seen.clone();
+            *s.markers.flush_hook.lock() = Some(Box::new(move || {
+                let code = |r: Result<ProducerIdAndEpoch>| r.map_or_else(|e| e.code(), |_| ErrorCode::None);
+                let mut seen = seen2.lock();
+                seen.push(code(other.init_producer_id(Some(ID), 1_000, None)));
+                seen.push(code(other.init_producer_id(Some(ID), 1_000, Some(p))));
+                seen.push(code(
+                    other.add_partitions_to_txn(ID, p.producer_id, p.epoch, &[tp(1)], tv).map(|()| p),
+                ));
+                seen.push(code(other.end_txn(ID, p.producer_id, p.epoch, true, tv)));
+                seen.push(code(other.end_txn(ID, p.producer_id, p.epoch, false, tv)));
+                assert_eq!(other.abort_timed_out_transactions(), 0, "a pending transition is not aborted");
+                assert_eq!(other.complete_prepared(), 0);
+                assert_eq!(other.describe(ID).unwrap().state, TransactionState::Ongoing);
+            }));
+            c.end_txn(ID, p.producer_id, p.epoch, true, tv).unwrap();
+            assert_eq!(*seen.lock(), vec![ErrorCode::ConcurrentTransactions; 5], "{tv:?}");
+            assert_eq!(c.describe(ID).unwrap().state, TransactionState::CompleteCommit);
+            assert_eq!(committed(&s, 0), ["a"]);
+        }
     }
 }
