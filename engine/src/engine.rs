@@ -408,7 +408,16 @@ impl Engine {
         };
         let guard = log.create_verification_guard(pid, view.base_sequence(), epoch);
         let tp = TxnTopicPartition::new(topic, partition);
-        let verdict = self.transactions().verify_partitions(tid, pid, epoch, std::slice::from_ref(&tp))?;
+        let verdict = match self.transactions().verify_partitions(tid, pid, epoch, std::slice::from_ref(&tp))
+        {
+            Ok(v) => v,
+            // Kafka's AddPartitionsToTxnManager: a producer fenced at verification gets
+            // INVALID_PRODUCER_EPOCH on its produce, the code producers expect there.
+            Err(e) if e.code() == crate::error::ErrorCode::ProducerFenced => {
+                return Err(Error::kafka(crate::error::ErrorCode::InvalidProducerEpoch, e.to_string()));
+            }
+            Err(e) => return Err(e),
+        };
         if let Some((_, code)) = verdict.iter().find(|(_, c)| *c != crate::error::ErrorCode::None) {
             return Err(Error::kafka(
                 *code,
@@ -823,7 +832,7 @@ impl MarkerWriter for EngineMarkers {
             Err(Error::UnknownTopicOrPartition { .. }) => return Ok(()),
             Err(e) => return Err(e),
         };
-        log.append_marker(
+        let marker = log.append_marker(
             producer_id,
             producer_epoch,
             coordinator_epoch,
@@ -837,8 +846,16 @@ impl MarkerWriter for EngineMarkers {
         if tp.topic == CONSUMER_OFFSETS_TOPIC
             && let Some(offsets) = engine.inner.offsets.get()
         {
-            offsets.complete_txn(producer_id, commit);
+            offsets.complete_txn(producer_id, commit, marker.first_offset);
         }
         Ok(())
+    }
+
+    fn flush_partition(&self, tp: &TxnTopicPartition) -> Result<()> {
+        match self.engine()?.partition(&tp.topic, tp.partition) {
+            Ok(log) => log.sync(),
+            Err(Error::UnknownTopicOrPartition { .. }) => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 }

@@ -62,6 +62,10 @@ struct State {
     committed: HashMap<String, BTreeMap<TopicPartitionKey, Stored>>,
     /// producer id → group → partition → pending transactional offset.
     pending: HashMap<i64, HashMap<String, BTreeMap<TopicPartitionKey, Stored>>>,
+    /// producer id → (log offset, commit) of its last marker in `__consumer_offsets`. A
+    /// transactional commit appended *before* that marker was decided by it, even if the
+    /// marker was applied before the commit was recorded as pending (see `record_pending`).
+    last_marker: HashMap<i64, (i64, bool)>,
 }
 
 /// The offset store.
@@ -113,7 +117,7 @@ impl OffsetStore {
                 offset = batch.next_offset();
                 if batch.is_control() {
                     if let Some(marker) = batch.end_txn_marker()? {
-                        complete(&mut st, batch.producer_id(), marker.commit);
+                        complete(&mut st, batch.producer_id(), marker.commit, batch.base_offset());
                     }
                     continue;
                 }
@@ -195,8 +199,8 @@ impl OffsetStore {
         group: &str,
         offsets: &[(String, i32, OffsetAndMetadata)],
         producer: Option<(i64, i16)>,
+        now: i64,
     ) -> Result<Vec<u8>> {
-        let now = self.clock.now_ms();
         let mut b = match producer {
             // Kafka writes transactional offset commits with the producer's id and epoch and
             // sequence 0; coordinator-origin appends do not check sequences.
@@ -229,19 +233,36 @@ impl OffsetStore {
         if offsets.is_empty() {
             return Ok(());
         }
-        let bytes = self.build_batch(group, offsets, None)?;
+        let now = self.clock.now_ms();
+        let bytes = self.build_batch(group, offsets, None, now)?;
         let info = self
             .log
             .append_with(&bytes, &AppendOptions { origin: Origin::Coordinator, ..Default::default() })?;
         self.log.sync()?;
-        let now = self.clock.now_ms();
+        self.record_committed(group, offsets, info.first_offset, now);
+        Ok(())
+    }
+
+    /// Applies a plain commit appended at `first_offset`. Concurrent commits reach this point
+    /// in any order: like a transactional one, a commit only replaces an offset whose record is
+    /// older (the log order decides, as when the log is replayed).
+    fn record_committed(
+        &self,
+        group: &str,
+        offsets: &[(String, i32, OffsetAndMetadata)],
+        first_offset: i64,
+        now: i64,
+    ) {
         let mut st = self.state.lock();
         let g = st.committed.entry(group.to_string()).or_default();
         for (i, (topic, partition, o)) in offsets.iter().enumerate() {
             let value = OffsetAndMetadata { commit_timestamp: now, ..o.clone() };
-            g.insert((topic.clone(), *partition), Stored { value, log_offset: info.first_offset + i as i64 });
+            let stored = Stored { value, log_offset: first_offset + i as i64 };
+            let tp = (topic.clone(), *partition);
+            if g.get(&tp).is_none_or(|existing| existing.log_offset < stored.log_offset) {
+                g.insert(tp, stored);
+            }
         }
-        Ok(())
     }
 
     /// TxnOffsetCommit: writes `offsets` as part of the producer's transaction. They become
@@ -260,7 +281,8 @@ impl OffsetStore {
         if offsets.is_empty() {
             return Ok(());
         }
-        let bytes = self.build_batch(group, offsets, Some((producer_id, producer_epoch)))?;
+        let now = self.clock.now_ms();
+        let bytes = self.build_batch(group, offsets, Some((producer_id, producer_epoch)), now)?;
         // KIP-890 part 1: the group coordinator appends on behalf of the producer only after the
         // transaction coordinator added the partition (AddOffsetsToTxn), so it can vouch for the
         // first transactional write itself.
@@ -272,21 +294,55 @@ impl OffsetStore {
         };
         let info = self.log.append_with(&bytes, &opts)?;
         self.log.sync()?;
-        let now = self.clock.now_ms();
-        let mut st = self.state.lock();
-        let g = st.pending.entry(producer_id).or_default().entry(group.to_string()).or_default();
-        for (i, (topic, partition, o)) in offsets.iter().enumerate() {
-            let value = OffsetAndMetadata { commit_timestamp: now, ..o.clone() };
-            g.insert((topic.clone(), *partition), Stored { value, log_offset: info.first_offset + i as i64 });
-        }
+        self.record_pending(producer_id, group, offsets, info.first_offset, now);
         Ok(())
     }
 
-    /// A transaction marker for `producer_id` landed in `__consumer_offsets`: apply (commit) or
-    /// drop (abort) its pending offsets.
-    pub(crate) fn complete_txn(&self, producer_id: i64, commit: bool) {
+    /// Holds a transactional commit appended at `first_offset` until its marker. The marker may
+    /// already have been applied: a timeout or a new instance's InitProducerId can abort the
+    /// transaction between the append and this point. Then that marker decided these offsets
+    /// too (it comes after them in the log, as a replay would see): an abort drops them, a
+    /// commit applies them. Holding them instead would leave them pending until an unrelated
+    /// later marker of the producer — which would commit offsets of an aborted transaction.
+    fn record_pending(
+        &self,
+        producer_id: i64,
+        group: &str,
+        offsets: &[(String, i32, OffsetAndMetadata)],
+        first_offset: i64,
+        now: i64,
+    ) {
         let mut st = self.state.lock();
-        complete(&mut st, producer_id, commit);
+        let stored = offsets.iter().enumerate().map(|(i, (topic, partition, o))| {
+            let value = OffsetAndMetadata { commit_timestamp: now, ..o.clone() };
+            ((topic.clone(), *partition), Stored { value, log_offset: first_offset + i as i64 })
+        });
+        match st.last_marker.get(&producer_id).copied() {
+            Some((marker_offset, commit)) if marker_offset > first_offset => {
+                if commit {
+                    let g = st.committed.entry(group.to_string()).or_default();
+                    for (tp, s) in stored {
+                        if g.get(&tp).is_none_or(|existing| existing.log_offset < s.log_offset) {
+                            g.insert(tp, s);
+                        }
+                    }
+                }
+            }
+            _ => st
+                .pending
+                .entry(producer_id)
+                .or_default()
+                .entry(group.to_string())
+                .or_default()
+                .extend(stored),
+        }
+    }
+
+    /// A transaction marker for `producer_id` landed in `__consumer_offsets` at `marker_offset`:
+    /// apply (commit) or drop (abort) its pending offsets.
+    pub(crate) fn complete_txn(&self, producer_id: i64, commit: bool, marker_offset: i64) {
+        let mut st = self.state.lock();
+        complete(&mut st, producer_id, commit, marker_offset);
     }
 
     /// OffsetFetch: the committed offsets of `group` for `partitions` (all committed partitions
@@ -350,7 +406,8 @@ impl OffsetStore {
 /// Applies or drops the pending offsets of a producer. A transactional commit only replaces a
 /// committed offset whose record is older (Kafka's `CommitRecordMetadataAndOffset.olderThan`):
 /// a plain commit made after the transactional one was written wins.
-fn complete(st: &mut State, producer_id: i64, commit: bool) {
+fn complete(st: &mut State, producer_id: i64, commit: bool, marker_offset: i64) {
+    st.last_marker.insert(producer_id, (marker_offset, commit));
     let Some(groups) = st.pending.remove(&producer_id) else { return };
     if !commit {
         return;
@@ -363,5 +420,62 @@ fn complete(st: &mut State, producer_id: i64, commit: bool) {
                 g.insert(tp, stored);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Commits and markers reach the in-memory state in any order when threads race; these
+    //! tests play the orders a race can produce, step by step.
+    use super::*;
+    use crate::{Engine, EngineConfig};
+
+    fn engine() -> (tempfile::TempDir, Engine) {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = Engine::open(dir.path(), EngineConfig::default()).unwrap();
+        (dir, engine)
+    }
+
+    fn at(o: i64) -> Vec<(String, i32, OffsetAndMetadata)> {
+        vec![("in".to_string(), 0, OffsetAndMetadata::new(o))]
+    }
+
+    fn committed(store: &OffsetStore) -> Option<i64> {
+        store.committed("g", "in", 0).map(|o| o.offset)
+    }
+
+    /// A plain commit appended later but recorded first is not overwritten by the earlier one.
+    #[test]
+    fn concurrent_plain_commits_keep_the_log_order() {
+        let (_dir, engine) = engine();
+        let store = engine.offsets();
+        store.record_committed("g", &at(20), 11, 0);
+        store.record_committed("g", &at(10), 10, 0);
+        assert_eq!(committed(store), Some(20));
+    }
+
+    /// The producer's transaction is aborted (a timeout, a new instance) between the append of
+    /// its offsets and their recording: the abort marker, later in the log, drops them.
+    #[test]
+    fn marker_applied_before_the_pending_offsets_were_recorded() {
+        let (_dir, engine) = engine();
+        let store = engine.offsets();
+        // Abort: dropped, not left pending for the producer's next transaction to commit.
+        store.complete_txn(7, false, 6);
+        store.record_pending(7, "g", &at(50), 5, 0);
+        assert!(!store.has_pending("g"));
+        store.record_pending(7, "g", &at(60), 8, 0);
+        assert!(store.has_pending("g"), "offsets after the marker belong to the next transaction");
+        store.complete_txn(7, true, 9);
+        assert_eq!(committed(store), Some(60));
+        // Commit: applied, unless the store holds a newer record.
+        store.complete_txn(8, true, 12);
+        store.record_pending(8, "g", &at(70), 11, 0);
+        assert_eq!(committed(store), Some(70));
+        store.record_committed("g", &at(80), 13, 0);
+        store.complete_txn(9, true, 15);
+        store.record_pending(9, "g", &at(75), 10, 0);
+        assert_eq!(committed(store), Some(80));
+        assert!(!store.has_pending("g"));
     }
 }

@@ -13,11 +13,11 @@
 //! transaction is visible; if a marker cannot be written the transaction stays prepared and the
 //! background task completes it later.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fmt;
 use std::sync::Arc;
 
-use parking_lot::Mutex;
+use parking_lot::{Condvar, Mutex};
 
 use crate::clock::Clock;
 use crate::error::{Error, ErrorCode, Result};
@@ -44,6 +44,13 @@ pub trait MarkerWriter: Send + Sync + fmt::Debug {
         commit: bool,
         transaction_version: TransactionVersion,
     ) -> Result<()>;
+
+    /// Makes everything appended to `partition` so far durable. Called for every partition of
+    /// a transaction before its commit decision is written: a durable PrepareCommit is carried
+    /// out after any crash, so the data it commits must survive the crash too (in Kafka the
+    /// producer's writes are acknowledged by the ISR before it may commit). A partition that
+    /// no longer exists is not an error.
+    fn flush_partition(&self, partition: &TxnTopicPartition) -> Result<()>;
 }
 
 /// Settings of the coordinator (Kafka's names).
@@ -103,6 +110,26 @@ pub struct TransactionCoordinator {
     coordinator_epoch: i32,
     txns: Mutex<HashMap<String, Shared>>,
     pids: Mutex<ProducerIdManager>,
+    /// Transactional ids whose prepared transaction a thread is completing (writing markers and
+    /// the completion record). One thread at a time: a second one working from the same
+    /// Prepare record could write its markers after the first completed and the producer began
+    /// its next transaction, committing or aborting that one (Kafka's marker channel manager
+    /// likewise queues one completion per transaction).
+    completing: Mutex<HashSet<String>>,
+    completion_done: Condvar,
+}
+
+/// The right to complete one transactional id's prepared transaction; released on drop.
+struct CompletionClaim<'a> {
+    coordinator: &'a TransactionCoordinator,
+    transactional_id: String,
+}
+
+impl Drop for CompletionClaim<'_> {
+    fn drop(&mut self) {
+        self.coordinator.completing.lock().remove(&self.transactional_id);
+        self.coordinator.completion_done.notify_all();
+    }
 }
 
 fn kafka(code: ErrorCode, msg: impl Into<String>) -> Error {
@@ -144,6 +171,8 @@ impl TransactionCoordinator {
             coordinator_epoch,
             txns: Mutex::new(txns),
             pids: Mutex::new(pids),
+            completing: Mutex::new(HashSet::new()),
+            completion_done: Condvar::new(),
         })
     }
 
@@ -462,6 +491,16 @@ impl TransactionCoordinator {
                 EndDecision::Prepare { transit, fenced } => (transit, fenced),
             }
         };
+        // A commit must not be decided before the data it commits is durable: once the
+        // PrepareCommit record is, the commit is carried out even after a crash.
+        if transit.txn_state == TransactionState::PrepareCommit {
+            for tp in &transit.topic_partitions {
+                if let Err(e) = self.markers.flush_partition(tp) {
+                    meta.lock().cancel_pending_transition();
+                    return Err(e);
+                }
+            }
+        }
         // Phase one: the decision is durable before any marker is written.
         if let Err(e) = self.persist(&meta, transit.clone()) {
             if fenced {
@@ -469,10 +508,21 @@ impl TransactionCoordinator {
             }
             return Err(e);
         }
-        // Phase two: markers, then the completion record.
-        self.send_markers_and_complete(&meta)?;
-        let m = meta.lock();
-        Ok(ProducerIdAndEpoch { producer_id: m.producer_id(), epoch: m.producer_epoch() })
+        // Phase two: markers, then the completion record — by this thread, or by another one
+        // that got there first (then waiting for it means the transaction is complete, or
+        // still prepared if that thread failed, when this returns).
+        self.send_markers_and_complete(&meta, true)?;
+        // What the producer continues with, from the decision itself: by now the metadata may
+        // belong to a newer instance of the producer.
+        Ok(
+            if transit.client_transaction_version.supports_epoch_bump()
+                && transit.next_producer_id != NO_PRODUCER_ID
+            {
+                ProducerIdAndEpoch { producer_id: transit.next_producer_id, epoch: 0 }
+            } else {
+                ProducerIdAndEpoch { producer_id: transit.producer_id, epoch: transit.producer_epoch }
+            },
+        )
     }
 
     /// EndTxn under transaction versions 0/1 (Kafka's `endTransactionWithTV1`).
@@ -662,22 +712,40 @@ impl TransactionCoordinator {
         Ok(EndDecision::Prepare { transit, fenced: false })
     }
 
+    /// Claims the completion of `transactional_id`'s prepared transaction; with `wait`, blocks
+    /// while another thread holds it, else gives up (`None`).
+    fn claim_completion(&self, transactional_id: &str, wait: bool) -> Option<CompletionClaim<'_>> {
+        let mut completing = self.completing.lock();
+        while completing.contains(transactional_id) {
+            if !wait {
+                return None;
+            }
+            self.completion_done.wait(&mut completing);
+        }
+        completing.insert(transactional_id.to_string());
+        Some(CompletionClaim { coordinator: self, transactional_id: transactional_id.to_string() })
+    }
+
     /// Writes the markers of a prepared transaction and its completion record. Partitions whose
     /// marker was written are removed from the metadata as they go, so a retry after a failure
     /// only writes the missing ones (markers are idempotent anyway: a repeated marker finds no
-    /// open transaction and changes nothing visible).
-    fn send_markers_and_complete(&self, meta: &Shared) -> Result<()> {
+    /// open transaction and changes nothing visible). Only one thread completes a given
+    /// transactional id at a time (`wait`: block for the other one, else leave it the work).
+    /// Returns whether this call completed a transaction (`false`: another thread is on it, or
+    /// it is no longer prepared).
+    fn send_markers_and_complete(&self, meta: &Shared, wait: bool) -> Result<bool> {
+        let id = meta.lock().transactional_id().to_string();
+        let Some(_claim) = self.claim_completion(&id, wait) else {
+            return Ok(false);
+        };
         let (partitions, producer_id, producer_epoch, commit, tv) = {
             let m = meta.lock();
+            // Under the claim nothing but a completion leaves Prepare*, and no other transition
+            // is pending in it.
             let commit = match m.state() {
                 TransactionState::PrepareCommit => true,
                 TransactionState::PrepareAbort => false,
-                other => {
-                    return Err(kafka(
-                        ErrorCode::UnknownServerError,
-                        format!("cannot send markers in state {other}"),
-                    ));
-                }
+                _ => return Ok(false),
             };
             let tps: Vec<TxnTopicPartition> = m.topic_partitions().iter().cloned().collect();
             (tps, m.producer_id(), m.producer_epoch(), commit, m.client_transaction_version())
@@ -687,11 +755,14 @@ impl TransactionCoordinator {
         let marker_epoch = producer_epoch;
         for tp in &partitions {
             self.markers.write_marker(tp, producer_id, marker_epoch, self.coordinator_epoch, commit, tv)?;
+            // Kafka's TransactionMarkerChannelManager drops a partition from the transaction once
+            // its marker is acknowledged, so a retry writes only the missing markers.
+            meta.lock().remove_partition(tp)?;
         }
         let transit = meta.lock().prepare_complete(self.now())?;
         self.persist(meta, transit)?;
-        log::debug!("completed transaction of {}", meta.lock().transactional_id());
-        Ok(())
+        log::debug!("completed transaction of {id}");
+        Ok(true)
     }
 
     /// Completes every prepared transaction (after a restart, or when markers failed earlier);
@@ -706,8 +777,8 @@ impl TransactionCoordinator {
                     && matches!(m.state(), TransactionState::PrepareCommit | TransactionState::PrepareAbort)
             };
             if prepared {
-                match self.send_markers_and_complete(&meta) {
-                    Ok(()) => done += 1,
+                match self.send_markers_and_complete(&meta, false) {
+                    Ok(completed) => done += usize::from(completed),
                     Err(e) => log::warn!("completing transaction of {}: {e}", meta.lock().transactional_id()),
                 }
             }
@@ -733,7 +804,9 @@ impl TransactionCoordinator {
                     continue;
                 }
                 match m.prepare_fence_producer_epoch() {
-                    Ok(f) => (f, m.transactional_id().to_string(), m.client_transaction_version()),
+                    // Not a client request: the coordinator's transaction version applies
+                    // (Kafka's abortTimedOutTransactions, as for the fence of InitProducerId).
+                    Ok(f) => (f, m.transactional_id().to_string(), self.config.transaction_version_level),
                     Err(e) => {
                         log::warn!("cannot fence timed-out transaction of {}: {e}", m.transactional_id());
                         continue;
@@ -825,4 +898,267 @@ enum EndDecision {
     Done,
     /// Write this transition (phase one), then the markers.
     Prepare { transit: TxnTransitMetadata, fenced: bool },
+}
+
+#[cfg(test)]
+mod tests {
+    //! Races between two threads completing the same prepared transaction (a client's EndTxn
+    //! and the background pass, or two passes). They are made deterministic with a marker
+    //! writer that runs a hook — "the other thread" — in the middle of the first marker write.
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use super::*;
+    use crate::batch::RecordBatchBuilder;
+    use crate::clock::ManualClock;
+    use crate::log::{CommittedRecords, IsolationLevel};
+    use crate::{Engine, EngineConfig, TopicConfig};
+
+    const ID: &str = "racer";
+
+    type Hook = Box<dyn FnOnce() + Send>;
+
+    /// Writes markers straight to the engine's partitions; runs `hook` once, at the start of
+    /// the next marker write, and `flush_hook` at the next flush (while a PrepareCommit is
+    /// pending); fails marker writes while `fail` is set.
+    struct HookMarkers {
+        engine: Engine,
+        hook: Mutex<Option<Hook>>,
+        flush_hook: Mutex<Option<Hook>>,
+        fail: AtomicBool,
+    }
+
+    impl fmt::Debug for HookMarkers {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("HookMarkers")
+        }
+    }
+
+    impl MarkerWriter for HookMarkers {
+        fn write_marker(
+            &self,
+            tp: &TxnTopicPartition,
+            producer_id: i64,
+            producer_epoch: i16,
+            coordinator_epoch: i32,
+            commit: bool,
+            tv: TransactionVersion,
+        ) -> Result<()> {
+            let hook = self.hook.lock().take();
+            if let Some(hook) = hook {
+                hook();
+            }
+            if self.fail.load(Ordering::SeqCst) {
+                return Err(kafka(ErrorCode::KafkaStorageError, "injected marker failure"));
+            }
+            let log = self.engine.partition(&tp.topic, tp.partition)?;
+            log.append_marker(producer_id, producer_epoch, coordinator_epoch, commit, tv.level() as u8)?;
+            Ok(())
+        }
+
+        fn flush_partition(&self, _: &TxnTopicPartition) -> Result<()> {
+            let hook = self.flush_hook.lock().take();
+            if let Some(hook) = hook {
+                hook();
+            }
+            Ok(())
+        }
+    }
+
+    struct Setup {
+        _dir: tempfile::TempDir,
+        engine: Engine,
+        clock: Arc<ManualClock>,
+        markers: Arc<HookMarkers>,
+        coordinator: Arc<TransactionCoordinator>,
+    }
+
+    /// An engine with topic `out` (2 partitions) and a coordinator of its own on topic `txnlog`
+    /// whose markers go through [`HookMarkers`].
+    fn setup() -> Setup {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = ManualClock::new(1_700_000_000_000);
+        let config = EngineConfig {
+            clock: clock.clone(),
+            transaction_abort_timed_out_interval_ms: 3_600_000,
+            // The batches bypass the engine's coordinator (see `produce`).
+            transaction_verification_enable: false,
+            ..EngineConfig::default()
+        };
+        let engine = Engine::open(dir.path(), config).unwrap();
+        engine.create_topic("out", 2, TopicConfig::default()).unwrap();
+        engine.create_topic("txnlog", 1, TopicConfig::default()).unwrap();
+        let markers = Arc::new(HookMarkers {
+            engine: engine.clone(),
+            hook: Mutex::new(None),
+            flush_hook: Mutex::new(None),
+            fail: AtomicBool::new(false),
+        });
+        let coordinator = Arc::new(
+            TransactionCoordinator::load(
+                engine.partition("txnlog", 0).unwrap(),
+                markers.clone(),
+                clock.clone(),
+                CoordinatorConfig::default(),
+            )
+            .unwrap(),
+        );
+        Setup { _dir: dir, engine, clock, markers, coordinator }
+    }
+
+    fn tp(p: i32) -> TxnTopicPartition {
+        TxnTopicPartition::new("out", p)
+    }
+
+    /// Appends a transactional batch (the coordinator under test is not the engine's, so the
+    /// batch goes straight to the log, unverified).
+    fn produce(s: &Setup, p: i32, pe: ProducerIdAndEpoch, seq: i32, value: &str) {
+        let mut b = RecordBatchBuilder::new().producer(pe.producer_id, pe.epoch, seq).transactional(true);
+        b.append(1_700_000_000_000, None, Some(value.as_bytes()), &[]);
+        s.engine.partition("out", p).unwrap().append(&b.build().unwrap()).unwrap();
+    }
+
+    /// What a read_committed consumer sees (reads stop at segment ends: loop).
+    fn committed(s: &Setup, p: i32) -> Vec<String> {
+        let log = s.engine.partition("out", p).unwrap();
+        let (mut out, mut offset) = (Vec::new(), 0);
+        loop {
+            let data = log.read(offset, 1 << 20, IsolationLevel::ReadCommitted).unwrap();
+            if data.records.is_empty() {
+                return out;
+            }
+            let c = CommittedRecords::from_fetch(&data, offset).unwrap();
+            out.extend(c.records.into_iter().map(|r| String::from_utf8(r.value.unwrap()).unwrap()));
+            offset = c.next_offset;
+        }
+    }
+
+    fn marker_count(s: &Setup, p: i32) -> usize {
+        let log = s.engine.partition("out", p).unwrap();
+        let (mut n, mut offset) = (0, 0);
+        loop {
+            let data = log.read(offset, 1 << 20, IsolationLevel::LogEnd).unwrap();
+            if data.records.is_empty() {
+                return n;
+            }
+            for b in data.records.batches() {
+                let b = b.unwrap();
+                n += usize::from(b.is_control());
+                offset = b.next_offset();
+            }
+        }
+    }
+
+    /// The background pass runs while the client's EndTxn is writing its markers: the
+    /// transaction completes once, with one marker per partition, and the client is answered
+    /// NONE (not a spurious error for a transaction that committed).
+    #[test]
+    fn background_pass_during_end_txn_does_not_fail_the_commit() {
+        for tv in [TransactionVersion::Tv0, TransactionVersion::Tv2] {
+            let s = setup();
+            let c = &s.coordinator;
+            let p = c.init_producer_id(Some(ID), 60_000, None).unwrap();
+            c.add_partitions_to_txn(ID, p.producer_id, p.epoch, &[tp(0), tp(1)], tv).unwrap();
+            produce(&s, 0, p, 0, "a");
+            produce(&s, 1, p, 0, "b");
+            let other = c.clone();
+            *s.markers.hook.lock() = Some(Box::new(move || {
+                other.complete_prepared();
+            }));
+            let next = c.end_txn(ID, p.producer_id, p.epoch, true, tv).unwrap();
+            let bumped = if tv.supports_epoch_bump() { p.epoch + 1 } else { p.epoch };
+            assert_eq!(next, ProducerIdAndEpoch::new(p.producer_id, bumped));
+            assert_eq!(c.describe(ID).unwrap().state, TransactionState::CompleteCommit);
+            assert_eq!((committed(&s, 0), committed(&s, 1)), (vec!["a".to_string()], vec!["b".to_string()]));
+            assert_eq!(
+                (marker_count(&s, 0), marker_count(&s, 1)),
+                (1, 1),
+                "{tv:?}: one marker per partition"
+            );
+        }
+    }
+
+    /// Two passes complete the same prepared transaction; the second one, slower, must not write
+    /// its COMMIT marker after the client started its next transaction with the same producer
+    /// epoch (TV1): that stale marker would commit the next transaction's data, which the client
+    /// then aborts — aborted data visible (the KAFKA-17754 shape).
+    #[test]
+    fn stale_completion_does_not_commit_the_next_transaction() {
+        let tv = TransactionVersion::Tv0;
+        let s = setup();
+        let c = &s.coordinator;
+        let p = c.init_producer_id(Some(ID), 60_000, None).unwrap();
+        c.add_partitions_to_txn(ID, p.producer_id, p.epoch, &[tp(0)], tv).unwrap();
+        produce(&s, 0, p, 0, "first");
+        // The first attempt to write the markers fails: the transaction stays prepared.
+        s.markers.fail.store(true, Ordering::SeqCst);
+        assert!(c.end_txn(ID, p.producer_id, p.epoch, true, tv).is_err());
+        s.markers.fail.store(false, Ordering::SeqCst);
+        assert_eq!(c.describe(ID).unwrap().state, TransactionState::PrepareCommit);
+        // Pass 1 is about to write its marker when pass 2 completes the transaction and the
+        // client begins the next one.
+        let started = Arc::new(OnceLock::new());
+        let (other, flag) = (c.clone(), started.clone());
+        let s2 = Setup {
+            _dir: tempfile::tempdir().unwrap(),
+            engine: s.engine.clone(),
+            clock: s.clock.clone(),
+            markers: s.markers.clone(),
+            coordinator: c.clone(),
+        };
+        *s.markers.hook.lock() = Some(Box::new(move || {
+            other.complete_prepared();
+            if other.add_partitions_to_txn(ID, p.producer_id, p.epoch, &[tp(0)], tv).is_ok() {
+                produce(&s2, 0, p, 1, "next");
+                let _ = flag.set(());
+            }
+        }));
+        c.complete_prepared();
+        assert_eq!(committed(&s, 0), ["first"]);
+        // The client's next transaction (begun now if the race did not let it begin earlier).
+        if started.get().is_none() {
+            assert_eq!(c.describe(ID).unwrap().state, TransactionState::CompleteCommit);
+            c.add_partitions_to_txn(ID, p.producer_id, p.epoch, &[tp(0)], tv).unwrap();
+            produce(&s, 0, p, 1, "next");
+        }
+        c.end_txn(ID, p.producer_id, p.epoch, false, tv).unwrap();
+        assert_eq!(committed(&s, 0), ["first"], "the aborted transaction became visible");
+        let log = s.engine.partition("out", 0).unwrap();
+        assert_eq!(log.last_stable_offset(), log.log_end_offset());
+    }
+
+    /// shouldNotAbortExpiredTransactionsThatHaveAPendingStateTransition, and
+    /// CONCURRENT_TRANSACTIONS for every request while a transition is pending (here the
+    /// PrepareCommit of an EndTxn, between its preparation and its write).
+    #[test]
+    fn pending_transition_blocks_requests_and_the_timeout() {
+        for tv in [TransactionVersion::Tv0, TransactionVersion::Tv2] {
+            let s = setup();
+            let c = &s.coordinator;
+            let p = c.init_producer_id(Some(ID), 1_000, None).unwrap();
+            c.add_partitions_to_txn(ID, p.producer_id, p.epoch, &[tp(0)], tv).unwrap();
+            produce(&s, 0, p, 0, "a");
+            s.clock.advance(5_000);
+            let (other, seen) = (c.clone(), Arc::new(Mutex::new(Vec::new())));
+            let seen2 = seen.clone();
+            *s.markers.flush_hook.lock() = Some(Box::new(move || {
+                let code = |r: Result<ProducerIdAndEpoch>| r.map_or_else(|e| e.code(), |_| ErrorCode::None);
+                let mut seen = seen2.lock();
+                seen.push(code(other.init_producer_id(Some(ID), 1_000, None)));
+                seen.push(code(other.init_producer_id(Some(ID), 1_000, Some(p))));
+                seen.push(code(
+                    other.add_partitions_to_txn(ID, p.producer_id, p.epoch, &[tp(1)], tv).map(|()| p),
+                ));
+                seen.push(code(other.end_txn(ID, p.producer_id, p.epoch, true, tv)));
+                seen.push(code(other.end_txn(ID, p.producer_id, p.epoch, false, tv)));
+                assert_eq!(other.abort_timed_out_transactions(), 0, "a pending transition is not aborted");
+                assert_eq!(other.complete_prepared(), 0);
+                assert_eq!(other.describe(ID).unwrap().state, TransactionState::Ongoing);
+            }));
+            c.end_txn(ID, p.producer_id, p.epoch, true, tv).unwrap();
+            assert_eq!(*seen.lock(), vec![ErrorCode::ConcurrentTransactions; 5], "{tv:?}");
+            assert_eq!(c.describe(ID).unwrap().state, TransactionState::CompleteCommit);
+            assert_eq!(committed(&s, 0), ["a"]);
+        }
+    }
 }

@@ -381,8 +381,11 @@ impl TransactionMetadata {
     ///   new bump, the current epoch is returned again;
     /// - anything else → `PRODUCER_FENCED`.
     ///
-    /// An exhausted epoch must be rotated instead ([`Self::prepare_producer_id_rotation`]);
-    /// calling this then is a coordinator bug (`UNKNOWN_SERVER_ERROR`).
+    /// An exhausted epoch cannot be bumped: it must be rotated instead
+    /// ([`Self::prepare_producer_id_rotation`]), and asking for the bump then is a coordinator
+    /// bug (`UNKNOWN_SERVER_ERROR`). The retry and the fenced cases are answered as above even
+    /// at an exhausted epoch (Kafka throws there instead, which turns a KIP-360 retry of the
+    /// bump to `i16::MAX - 1` into a fatal error for the producer).
     pub fn prepare_increment_producer_epoch(
         &mut self,
         new_txn_timeout_ms: i32,
@@ -393,19 +396,23 @@ impl TransactionMetadata {
         if let Some(e) = expected {
             self.check_expected_producer(e)?;
         }
-        if self.is_producer_epoch_exhausted() {
-            return Err(unknown(format!(
-                "transactional id {}: cannot allocate any more producer epochs for producer id {} \
-                 (epoch {}); the producer id must be rotated",
-                self.transactional_id, self.producer_id, self.producer_epoch
-            )));
-        }
-        // Cannot overflow: the epoch is below i16::MAX - 1.
-        let bumped = self.producer_epoch + 1;
+        // Only a bump needs an epoch left: a retry of the bump that reached the last epoch, or a
+        // fenced zombie, gets its answer even when the epoch is exhausted (KIP-360).
+        let bumped = || {
+            if self.is_producer_epoch_exhausted() {
+                return Err(unknown(format!(
+                    "transactional id {}: cannot allocate any more producer epochs for producer id {} \
+                     (epoch {}); the producer id must be rotated",
+                    self.transactional_id, self.producer_id, self.producer_epoch
+                )));
+            }
+            // Cannot overflow: the epoch is below i16::MAX - 1.
+            Ok(self.producer_epoch + 1)
+        };
         let (producer_epoch, last_producer_epoch) = match expected.map(|e| e.epoch) {
-            None => (bumped, NO_PRODUCER_EPOCH),
+            None => (bumped()?, NO_PRODUCER_EPOCH),
             Some(e) if self.producer_epoch == NO_PRODUCER_EPOCH || e == self.producer_epoch => {
-                (bumped, self.producer_epoch)
+                (bumped()?, self.producer_epoch)
             }
             // A new producer calling InitProducerId would have reset last_producer_epoch to -1,
             // so a match here can only be the same producer retrying.
@@ -1218,6 +1225,27 @@ mod tests {
         assert_eq!(m.producer_id(), PID);
         assert_eq!(m.producer_epoch(), 735);
         assert_eq!(m.last_producer_epoch(), 734);
+    }
+
+    #[test]
+    fn retry_and_fencing_at_an_exhausted_epoch() {
+        // The bump MAX-2 -> MAX-1 was written but its response lost: the retry gets MAX-1 back.
+        let mut m =
+            meta(TxnTransitMetadata { last_producer_epoch: i16::MAX - 2, ..value(Empty, i16::MAX - 1, Tv0) });
+        let t = m.prepare_increment_producer_epoch(30_000, expected(i16::MAX - 2), NOW).unwrap();
+        assert_eq!((t.producer_epoch, t.last_producer_epoch), (i16::MAX - 1, i16::MAX - 2));
+        m.cancel_pending_transition();
+        // Any other old epoch is a zombie, exhausted or not.
+        assert_eq!(
+            code(m.prepare_increment_producer_epoch(30_000, expected(3), NOW)),
+            ErrorCode::ProducerFenced
+        );
+        assert_eq!(m.pending_state(), None);
+        // Bumping still needs a rotation.
+        assert_eq!(
+            code(m.prepare_increment_producer_epoch(30_000, expected(i16::MAX - 1), NOW)),
+            ErrorCode::UnknownServerError
+        );
     }
 
     #[test]
