@@ -4,6 +4,7 @@
 //! transactions and `read_committed` reads in one Rust library, byte-compatible with Kafka on
 //! disk.
 #![deny(missing_docs)]
+#![cfg_attr(not(test), deny(clippy::print_stdout, clippy::print_stderr))]
 
 pub mod batch;
 pub mod clock;
