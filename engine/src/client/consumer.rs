@@ -1,37 +1,4 @@
 //! The in-process consumer (Kafka's `KafkaConsumer` with `assign`).
-//!
-//! # Positions
-//!
-//! Each assigned partition has a *position*: the offset of the next record `poll` returns.
-//! A newly assigned partition starts with an unknown position, resolved at the next `poll` or
-//! `position` call: the group's committed offset if there is one (fetched with
-//! `require_stable` under read_committed, so a transactional commit still pending blocks the
-//! partition instead of being skipped — KIP-447), else `auto.offset.reset`. `seek` sets a
-//! position, `seek_to_beginning` / `seek_to_end` reset it lazily, as in Kafka.
-//!
-//! # Fetching
-//!
-//! `poll` reads whole batches from the position (at most `max.partition.fetch.bytes` per
-//! partition, `fetch.max.bytes` per call, `max.poll.records` records), bounded by the last
-//! stable offset under read_committed (the high watermark under read_uncommitted), and filters
-//! them exactly like Kafka's `CompletedFetch` ([`CommittedRecords`]): aborted transactions and
-//! control batches are dropped, and the position moves past them. Partitions are visited
-//! round-robin across calls so that a busy partition cannot starve the others.
-//!
-//! # Waiting
-//!
-//! When nothing is readable, `poll` sleeps on a [`ReadWaiter`] registered with every assigned
-//! partition: an append, a marker or a high-watermark move wakes it at once, without polling.
-//! The only timed waits are the retries of a committed-offset fetch while a transactional
-//! commit of the group is pending (at most 20 ms apart).
-//!
-//! # Thread safety and group membership
-//!
-//! `Consumer` is `Send + Sync`; every call takes an internal lock (released while `poll`
-//! waits), and [`Consumer::wakeup`] may be called from any thread to end a blocked `poll`.
-//! Assignment changes go through one internal step shared by [`Consumer::assign`] and,
-//! later, group membership (`subscribe`), which will also fill in the generation and member
-//! id reported by [`Consumer::group_metadata`].
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
@@ -89,7 +56,40 @@ struct State {
     closed: bool,
 }
 
-/// The in-process consumer. See the [module documentation](self).
+/// The in-process consumer.
+///
+/// # Positions
+///
+/// Each assigned partition has a *position*: the offset of the next record `poll` returns.
+/// A newly assigned partition starts with an unknown position, resolved at the next `poll` or
+/// `position` call: the group's committed offset if there is one (fetched with
+/// `require_stable` under read_committed, so a transactional commit still pending blocks the
+/// partition instead of being skipped — KIP-447), else `auto.offset.reset`. `seek` sets a
+/// position, `seek_to_beginning` / `seek_to_end` reset it lazily, as in Kafka.
+///
+/// # Fetching
+///
+/// `poll` reads whole batches from the position (at most `max.partition.fetch.bytes` per
+/// partition, `fetch.max.bytes` per call, `max.poll.records` records), bounded by the last
+/// stable offset under read_committed (the high watermark under read_uncommitted), and filters
+/// them exactly like Kafka's `CompletedFetch` ([`CommittedRecords`]): aborted transactions and
+/// control batches are dropped, and the position moves past them. Partitions are visited
+/// round-robin across calls so that a busy partition cannot starve the others.
+///
+/// # Waiting
+///
+/// When nothing is readable, `poll` sleeps on a [`ReadWaiter`] registered with every assigned
+/// partition: an append, a marker or a high-watermark move wakes it at once, without polling.
+/// The only timed waits are the retries of a committed-offset fetch while a transactional
+/// commit of the group is pending (at most 20 ms apart).
+///
+/// # Thread safety and group membership
+///
+/// `Consumer` is `Send + Sync`; every call takes an internal lock (released while `poll`
+/// waits), and [`Consumer::wakeup`] may be called from any thread to end a blocked `poll`.
+/// Assignment changes go through one internal step shared by [`Consumer::assign`] and,
+/// later, group membership (`subscribe`), which will also fill in the generation and member
+/// id reported by [`Consumer::group_metadata`].
 ///
 /// ```
 /// use eoslog::client::{Consumer, ConsumerConfig, Producer, ProducerConfig, ProducerRecord};
@@ -102,7 +102,7 @@ struct State {
 /// producer.send_sync(ProducerRecord::new("events", "hello")).unwrap();
 ///
 /// let config = ConsumerConfig::from_pairs(&[("group.id", "readers"), ("auto.offset.reset", "earliest")])
-///     .unwrap();
+///    .unwrap();
 /// let consumer = Consumer::new(&engine, config).unwrap();
 /// consumer.assign(&[TopicPartition::new("events", 0)]).unwrap();
 /// let records = consumer.poll(Duration::from_secs(5)).unwrap();

@@ -1,40 +1,5 @@
 //! The in-process producer (Kafka's `KafkaProducer`): idempotent by default, transactional
 //! with a `transactional.id`.
-//!
-//! # Design
-//!
-//! Records are accumulated per partition into open batches ([`RecordBatchBuilder`]s). A batch
-//! is *closed* when the next record would take it past `batch.size` (or when one record alone
-//! fills it), and *ready* when it is closed, when it is older than `linger.ms`, or when the
-//! application flushes. Ready batches are *drained* and appended to the engine:
-//!
-//! - by the thread that closed a batch, right after `send` (so a fast producer is throttled by
-//!   the log, not by an unbounded queue);
-//! - by a background *linger* thread that sleeps until the oldest open batch is due;
-//! - by `flush`, `send_sync`, `commit_transaction` and `close`.
-//!
-//! Draining is serialised by the *sender lock*: batches of one partition are given their
-//! sequence numbers at drain time, in order, and appended in that order, which is what the
-//! partition's sequence check requires. A sequence number is consumed only when the log has
-//! the batch, so a batch the log refused (a validation error) leaves no gap.
-//!
-//! Retries resend the *same bytes* (same producer id, epoch and sequence): if the first attempt
-//! did land, the partition recognises the duplicate among the producer's last five batches and
-//! answers with the original offsets, writing nothing (Kafka's idempotence). The producer keeps
-//! at most `max.in.flight.requests.per.connection` (≤ 5) batches of a partition between a
-//! batch and its resend, so a resend always falls inside that window.
-//!
-//! # Locking
-//!
-//! Two locks, always taken in this order: the sender lock (draining, coordinator calls that
-//! change the producer's identity) and the state lock (accumulator, transaction state). The
-//! state lock is never held across an append to a data partition.
-//!
-//! # Thread safety
-//!
-//! `Producer` is `Send + Sync`: share it between threads by reference or in an `Arc`, as a
-//! Java `KafkaProducer` is shared. Calls from several threads interleave at record
-//! granularity; per partition, records keep the order of their `send` calls.
 
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::fmt;
@@ -249,8 +214,42 @@ struct Inner {
     wake: Condvar,
 }
 
-/// The in-process producer. See the [module documentation](self) for how it batches, retries
-/// and locks.
+/// The in-process producer.
+///
+/// # Batching and retries
+///
+/// Records are accumulated per partition into open batches ([`RecordBatchBuilder`]s). A batch
+/// is *closed* when the next record would take it past `batch.size` (or when one record alone
+/// fills it), and *ready* when it is closed, when it is older than `linger.ms`, or when the
+/// application flushes. Ready batches are *drained* and appended to the engine:
+///
+/// - by the thread that closed a batch, right after `send` (so a fast producer is throttled by
+///   the log, not by an unbounded queue);
+/// - by a background *linger* thread that sleeps until the oldest open batch is due;
+/// - by `flush`, `send_sync`, `commit_transaction` and `close`.
+///
+/// Draining is serialised by the *sender lock*: batches of one partition are given their
+/// sequence numbers at drain time, in order, and appended in that order, which is what the
+/// partition's sequence check requires. A sequence number is consumed only when the log has
+/// the batch, so a batch the log refused (a validation error) leaves no gap.
+///
+/// Retries resend the *same bytes* (same producer id, epoch and sequence): if the first attempt
+/// did land, the partition recognises the duplicate among the producer's last five batches and
+/// answers with the original offsets, writing nothing (Kafka's idempotence). The producer keeps
+/// at most `max.in.flight.requests.per.connection` (≤ 5) batches of a partition between a
+/// batch and its resend, so a resend always falls inside that window.
+///
+/// # Locking
+///
+/// Two locks, always taken in this order: the sender lock (draining, coordinator calls that
+/// change the producer's identity) and the state lock (accumulator, transaction state). The
+/// state lock is never held across an append to a data partition.
+///
+/// # Thread safety
+///
+/// `Producer` is `Send + Sync`: share it between threads by reference or in an `Arc`, as a
+/// Java `KafkaProducer` is shared. Calls from several threads interleave at record
+/// granularity; per partition, records keep the order of their `send` calls.
 ///
 /// ```
 /// use eoslog::client::{Producer, ProducerConfig, ProducerRecord};
@@ -352,10 +351,10 @@ impl Producer {
     }
 
     /// Sends a record: it is added to its partition's batch and appended to the log within
-    /// `linger.ms` (or sooner, see the [module documentation](self)). The handle tells where it
-    /// landed. A transactional producer must be in a transaction; its first record for a
-    /// partition adds the partition to the transaction with the coordinator before any data
-    /// is written there.
+    /// `linger.ms` (or sooner: when its batch fills up, or at a flush or commit). The handle tells where it
+    /// landed. A transactional producer must be in a transaction; the partitions of a
+    /// transaction are added with the coordinator before their first data is written (one
+    /// AddPartitionsToTxn call per drain, as Kafka's sender batches them).
     pub fn send(&self, record: ProducerRecord) -> Result<DeliveryHandle> {
         let (handle, drain_now) = self.inner.enqueue(record)?;
         if drain_now {
@@ -439,30 +438,38 @@ impl Producer {
         offsets: &[(TopicPartition, OffsetAndMetadata)],
         group: &ConsumerGroupMetadata,
     ) -> Result<()> {
-        let id = self.transactional_id()?.to_string();
+        self.transactional_id()?;
         let inner = &self.inner;
+        // The sender lock orders this against drains and the end of the transaction.
+        let _sender = inner.sender.lock();
+        let check = |st: &State| -> Result<()> {
+            st.check_usable()?;
+            if st.txn != TransactionState::InTransaction {
+                if let Some(e) = &st.abortable {
+                    return Err(e.to_error());
+                }
+                return Err(state_error("send offsets to a transaction", st.txn));
+            }
+            Ok(())
+        };
+        let (pe, to_add) = {
+            let st = inner.state.lock();
+            check(&st)?;
+            let offsets_tp = inner.engine.offsets().partition().topic_partition().clone();
+            // AddOffsetsToTxn, together with the partitions of records still queued (they
+            // would need their own call at the next drain).
+            let mut to_add: Vec<TopicPartition> =
+                st.queues.keys().filter(|tp| !st.txn_partitions.contains(*tp)).cloned().collect();
+            if !st.txn_partitions.contains(&offsets_tp) {
+                to_add.push(offsets_tp);
+            }
+            (st.producer.expect("a transaction has a producer id"), to_add)
+        };
+        if !to_add.is_empty() {
+            inner.add_partitions(pe, &to_add)?;
+        }
         let mut st = inner.state.lock();
-        st.check_usable()?;
-        if st.txn != TransactionState::InTransaction {
-            if let Some(e) = &st.abortable {
-                return Err(e.to_error());
-            }
-            return Err(state_error("send offsets to a transaction", st.txn));
-        }
-        let pe = st.producer.expect("a transaction has a producer id");
-        let offsets_tp = inner.engine.offsets().partition().topic_partition().clone();
-        if !st.txn_partitions.contains(&offsets_tp) {
-            let tp = TxnTopicPartition::new(offsets_tp.topic.clone(), offsets_tp.partition);
-            let txn = inner.engine.transactions().clone();
-            let tv = inner.config.transaction_version;
-            let added = inner.retry_coordinator(|| {
-                txn.add_partitions_to_txn(&id, pe.producer_id, pe.epoch, std::slice::from_ref(&tp), tv)
-            });
-            if let Err(e) = added {
-                return Err(st.fail_with(&e));
-            }
-            st.txn_partitions.insert(offsets_tp);
-        }
+        check(&st)?;
         let list: Vec<(String, i32, OffsetAndMetadata)> =
             offsets.iter().map(|(tp, o)| (tp.topic.clone(), tp.partition, o.clone())).collect();
         match inner.engine.offsets().txn_commit(pe.producer_id, pe.epoch, &group.group_id, &list) {
@@ -714,9 +721,6 @@ impl Inner {
             None => st.partitioner.partition(&record.topic, record.key.as_deref(), partitions),
         };
         let tp = TopicPartition::new(record.topic.clone(), partition);
-        if transactional && !st.txn_partitions.contains(&tp) {
-            self.add_partition(&mut st, &tp)?;
-        }
 
         let batch_size = self.config.batch_size;
         let compression = self.config.compression_type;
@@ -764,19 +768,22 @@ impl Inner {
         Ok((handle, closed_one || self.config.linger_ms == 0))
     }
 
-    /// AddPartitionsToTxn for the first record of a partition in the transaction.
-    fn add_partition(&self, st: &mut State, tp: &TopicPartition) -> Result<()> {
+    /// AddPartitionsToTxn for partitions about to get their first data (or offsets) of the
+    /// transaction: one coordinator call for all of them, as Kafka's sender batches them into
+    /// one request. Called with the sender lock held and the state lock not held (the call
+    /// makes the coordinator write durably).
+    fn add_partitions(&self, pe: ProducerIdAndEpoch, partitions: &[TopicPartition]) -> Result<()> {
         let id = self.config.transactional_id.as_deref().expect("transactional");
-        let pe = st.producer.expect("a transaction has a producer id");
         let txn = self.engine.transactions().clone();
         let tv = self.config.transaction_version;
-        let ttp = TxnTopicPartition::new(tp.topic.clone(), tp.partition);
-        let added = self.retry_coordinator(|| {
-            txn.add_partitions_to_txn(id, pe.producer_id, pe.epoch, std::slice::from_ref(&ttp), tv)
-        });
+        let list: Vec<TxnTopicPartition> =
+            partitions.iter().map(|tp| TxnTopicPartition::new(tp.topic.clone(), tp.partition)).collect();
+        let added =
+            self.retry_coordinator(|| txn.add_partitions_to_txn(id, pe.producer_id, pe.epoch, &list, tv));
+        let mut st = self.state.lock();
         match added {
             Ok(()) => {
-                st.txn_partitions.insert(tp.clone());
+                st.txn_partitions.extend(partitions.iter().cloned());
                 Ok(())
             }
             Err(e) => Err(st.fail_with(&e)),
@@ -842,6 +849,27 @@ impl Inner {
             }
             (work, st.producer)
         };
+        if self.config.transactional_id.is_some()
+            && let Some(pe) = producer
+        {
+            // The first data of a partition in the transaction: add the partition with the
+            // coordinator before writing (KIP-890 verification requires it), all at once.
+            let new: Vec<TopicPartition> = {
+                let st = self.state.lock();
+                work.iter().map(|(tp, _)| tp).filter(|tp| !st.txn_partitions.contains(*tp)).cloned().collect()
+            };
+            if !new.is_empty()
+                && let Err(e) = self.add_partitions(pe, &new)
+            {
+                let shared = SharedError::new(&e);
+                for (_, batches) in work {
+                    for b in batches {
+                        b.completion.complete(Err(shared.clone()));
+                    }
+                }
+                return Some(shared);
+            }
+        }
         let mut first_error = None;
         for (tp, batches) in work {
             if let Err(e) = self.send_partition(sender, &tp, batches, producer) {
@@ -1161,6 +1189,42 @@ mod tests {
         plain.close().unwrap();
         assert!(plain.send(ProducerRecord::new("t", "x")).is_err(), "closed");
         plain.close().unwrap();
+    }
+
+    #[test]
+    fn a_drain_adds_all_new_partitions_with_one_coordinator_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = Engine::open(dir.path(), EngineConfig::default()).unwrap();
+        engine.create_topic("t", 4, Default::default()).unwrap();
+        let config =
+            ProducerConfig::from_pairs(&[("transactional.id", "adds"), ("linger.ms", "60000")]).unwrap();
+        let producer = Producer::new(&engine, config).unwrap();
+        producer.init_transactions().unwrap();
+        let txn_log = engine.partition(crate::topics::TRANSACTION_STATE_TOPIC, 0).unwrap();
+        let before = txn_log.log_end_offset();
+        producer.begin_transaction().unwrap();
+        for p in 0..4 {
+            producer.send(ProducerRecord::new("t", "x").partition(p)).unwrap();
+        }
+        assert_eq!(txn_log.log_end_offset(), before, "nothing is added before data is sent");
+        producer.flush().unwrap();
+        assert_eq!(txn_log.log_end_offset(), before + 1, "one AddPartitionsToTxn for four partitions");
+        producer.send(ProducerRecord::new("t", "y").partition(0)).unwrap();
+        producer.flush().unwrap();
+        assert_eq!(txn_log.log_end_offset(), before + 1, "already in the transaction");
+        let group = ConsumerGroupMetadata::new("g");
+        producer
+            .send_offsets_to_transaction(&[(TopicPartition::new("t", 0), OffsetAndMetadata::new(1))], &group)
+            .unwrap();
+        producer
+            .send_offsets_to_transaction(&[(TopicPartition::new("t", 0), OffsetAndMetadata::new(2))], &group)
+            .unwrap();
+        assert_eq!(txn_log.log_end_offset(), before + 2, "the offsets partition is added once");
+        producer.commit_transaction().unwrap();
+        assert_eq!(txn_log.log_end_offset(), before + 4, "then PrepareCommit and CompleteCommit");
+        let d = engine.transactions().describe("adds").unwrap();
+        assert!(d.partitions.is_empty());
+        assert_eq!(engine.offsets().committed("g", "t", 0).unwrap().offset, 2);
     }
 
     #[test]
