@@ -31,8 +31,9 @@ fn transform(v: &[u8]) -> Vec<u8> {
     v.to_ascii_uppercase()
 }
 
-/// Copies all of `in` to a fresh output topic; returns records/s and the number of commits.
-fn pipeline(engine: &Engine, mode: Mode, run: usize, records: usize) -> eoslog::Result<(f64, u32)> {
+/// Copies all of `in` to a fresh output topic; returns records/s, the number of commits and
+/// the time spent committing.
+fn pipeline(engine: &Engine, mode: Mode, run: usize, records: usize) -> eoslog::Result<(f64, u32, Duration)> {
     let tag = match mode {
         Mode::Transactional => "txn",
         Mode::Plain => "plain",
@@ -87,6 +88,7 @@ fn pipeline(engine: &Engine, mode: Mode, run: usize, records: usize) -> eoslog::
     let started = Instant::now();
     let mut last_commit = started;
     let mut copied = 0;
+    let mut committing = Duration::ZERO;
     while copied < records {
         for r in consumer.poll(Duration::from_millis(100))? {
             let mut rec =
@@ -97,15 +99,19 @@ fn pipeline(engine: &Engine, mode: Mode, run: usize, records: usize) -> eoslog::
             copied += 1;
         }
         if last_commit.elapsed() >= COMMIT_INTERVAL {
+            let t = Instant::now();
             commit(&consumer, &producer, &mut commits, false)?;
             last_commit = Instant::now();
+            committing += last_commit - t;
         }
     }
+    let t = Instant::now();
     commit(&consumer, &producer, &mut commits, true)?;
+    committing += t.elapsed();
     let elapsed = started.elapsed();
     producer.close()?;
     consumer.close()?;
-    Ok((records as f64 / elapsed.as_secs_f64(), commits))
+    Ok((records as f64 / elapsed.as_secs_f64(), commits, committing))
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -157,8 +163,11 @@ fn main() -> eoslog::Result<()> {
             [Mode::Plain, Mode::Transactional]
         };
         for mode in order {
-            let (rate, commits) = pipeline(&engine, mode, run, records)?;
-            println!("  run {run} {mode:?}: {rate:>12.0} records/s ({commits} commits)");
+            let (rate, commits, committing) = pipeline(&engine, mode, run, records)?;
+            println!(
+                "  run {run} {mode:?}: {rate:>12.0} records/s ({commits} commits, {:.1} ms per commit)",
+                committing.as_secs_f64() * 1000.0 / f64::from(commits.max(1))
+            );
             match mode {
                 Mode::Transactional => txn.push(rate),
                 Mode::Plain => plain.push(rate),
