@@ -183,7 +183,8 @@ impl State {
 }
 
 /// A hook deciding, after a successful append, to behave as if its acknowledgement was lost.
-type LostAckHook = Box<dyn FnMut(&TopicPartition, i32) -> bool + Send>;
+#[doc(hidden)]
+pub type LostAckHook = Box<dyn FnMut(&TopicPartition, i32) -> bool + Send>;
 
 /// State of the draining side (under the sender lock).
 struct Sender {
@@ -647,7 +648,7 @@ impl Producer {
     /// (after up to `max.in.flight - 1` later batches of the partition, as a pipelined client
     /// would), and the log must answer with the original offsets.
     #[doc(hidden)]
-    pub fn set_lost_ack_hook(&self, hook: Option<Box<dyn FnMut(&TopicPartition, i32) -> bool + Send>>) {
+    pub fn set_lost_ack_hook(&self, hook: Option<LostAckHook>) {
         self.inner.sender.lock().lost_ack = hook;
     }
 
