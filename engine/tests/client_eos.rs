@@ -328,7 +328,12 @@ fn epochs_and_sequences_per_transaction_version() {
 fn failed_records_and_timeouts_inside_transactions() {
     let clock = ManualClock::new(1_700_000_000_000);
     let dir = tempfile::tempdir().unwrap();
-    let config = EngineConfig { clock: clock.clone(), ..EngineConfig::default() };
+    // The background timeout check stays out of the way: the test runs it itself.
+    let config = EngineConfig {
+        clock: clock.clone(),
+        transaction_abort_timed_out_interval_ms: 3_600_000,
+        ..EngineConfig::default()
+    };
     let engine = Engine::open(dir.path(), config).unwrap();
     engine.create_topic_with("t", 1, &[("max.message.bytes", "300")]).unwrap();
     let p = txn_producer(&engine, "f", TransactionVersion::Tv2);
