@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 DEMO_DIR ?= demo-data
 
-.PHONY: all demo test fmt-check clippy test-rust test-std test-uring build clean
+.PHONY: all demo test fmt-check clippy test-rust test-std test-uring test-kill-long bench-rpw build clean
 
 all: build
 
@@ -35,6 +35,17 @@ test-uring:
 	else \
 		echo "io_uring is not available on this machine: the io_uring pass is skipped (std passed)"; \
 	fi
+
+## The client crash tests with many more SIGKILLs than `make test` (20 for the copier, 8 for
+## the SQLite sink). Override with COPIER_KILLS=... SINK_KILLS=...
+COPIER_KILLS ?= 300
+SINK_KILLS ?= 60
+test-kill-long:
+	COPIER_KILLS=$(COPIER_KILLS) SINK_KILLS=$(SINK_KILLS) $(CARGO) test -p eoslog --test copier_kill --test sqlite_sink_kill -- --nocapture
+
+## Read-process-write throughput, exactly-once vs plain (release build).
+bench-rpw:
+	$(CARGO) run --release -p eoslog --example rpw_bench
 
 clean:
 	$(CARGO) clean

@@ -7,6 +7,7 @@
 #![cfg_attr(not(test), deny(clippy::print_stdout, clippy::print_stderr))]
 
 pub mod batch;
+pub mod client;
 pub mod clock;
 pub mod config;
 mod engine;
@@ -23,6 +24,10 @@ pub mod txn;
 mod wire;
 
 pub use batch::{Compression, RecordBatch, RecordBatchBuilder};
+pub use client::{
+    Consumer, ConsumerConfig, ConsumerGroupMetadata, ConsumerRecord, DeliveryHandle, Producer,
+    ProducerConfig, ProducerRecord, RecordMetadata,
+};
 pub use config::{Durability, EngineConfig, TimestampType, TopicConfig};
 pub use engine::{CLEAN_SHUTDOWN_FILE, Engine, RecoveryReport, TopicDescription};
 pub use error::{BatchError, Error, ErrorCode, ProducerError, Result, StorageError};

@@ -27,6 +27,7 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashSet};
 
 use crate::batch::{self, ControlType, RecordBatch};
+use crate::config::TimestampType;
 use crate::error::BatchError;
 use crate::log::fetch::{AbortedTransaction, FetchData};
 
@@ -38,6 +39,9 @@ pub struct CommittedRecord {
     pub offset: i64,
     /// The timestamp a consumer sees (the batch's `maxTimestamp` for LogAppendTime batches).
     pub timestamp: i64,
+    /// Whether `timestamp` is the producer's (CreateTime) or the log's (LogAppendTime), from
+    /// the batch attributes.
+    pub timestamp_type: TimestampType,
     /// The key; `None` for null.
     pub key: Option<Vec<u8>>,
     /// The value; `None` for null.
@@ -148,6 +152,7 @@ fn push_records(
         out.push(CommittedRecord {
             offset: r.offset,
             timestamp: r.timestamp,
+            timestamp_type: b.timestamp_type(),
             key: r.key.map(<[u8]>::to_vec),
             value: r.value.map(<[u8]>::to_vec),
             headers: r.headers.iter().map(|h| (h.key.to_owned(), h.value.map(<[u8]>::to_vec))).collect(),

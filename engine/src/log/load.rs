@@ -225,6 +225,7 @@ impl PartitionLog {
             snapshots,
             failure: Mutex::new(None),
             closed: AtomicBool::new(false),
+            waiters: Default::default(),
         });
         log.finish_open(&mut report, params.clean_shutdown)?;
         Ok((log, report))

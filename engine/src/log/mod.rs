@@ -8,6 +8,7 @@ pub mod group_commit;
 pub mod leader_epoch;
 pub mod load;
 pub mod maintenance;
+pub mod notify;
 pub mod partition;
 pub mod snapshots;
 
@@ -16,4 +17,5 @@ pub use fetch::{
     AbortedTransaction, AppendInfo, FetchData, FetchedRecords, IsolationLevel, OffsetSpec, TimestampAndOffset,
 };
 pub use load::PartitionRecovery;
+pub use notify::ReadWaiter;
 pub use partition::{AppendOptions, Origin, PartitionLog, PartitionStats, TopicPartition};

@@ -26,6 +26,7 @@ use crate::log::fetch::{
 };
 use crate::log::group_commit::GroupCommit;
 use crate::log::leader_epoch::LeaderEpochCache;
+use crate::log::notify::{ReadWaiter, ReadWaiters};
 use crate::log::snapshots::SnapshotFiles;
 use crate::producer::{
     AppendOrigin, BatchInfo, ControlMarker, OngoingTxn, ProducerStateConfig, ProducerStateEntry,
@@ -160,6 +161,8 @@ pub struct PartitionLog {
     pub(super) snapshots: SnapshotFiles,
     pub(super) failure: Mutex<Option<String>>,
     pub(super) closed: AtomicBool,
+    /// Readers blocked until the visible end moves (woken from [`Self::recompute_lso`]).
+    pub(super) waiters: ReadWaiters,
 }
 
 /// A summary of one partition for listings.
@@ -561,6 +564,8 @@ impl PartitionLog {
             _ => hw,
         };
         self.offsets.last_stable.store(lso, Ordering::Release);
+        // Every change of the high watermark or LSO ends here: wake blocked readers.
+        self.waiters.notify_all();
     }
 
     /// Sets the high watermark (the minimum log end offset of the in-sync replicas) when an
@@ -861,6 +866,18 @@ impl PartitionLog {
             }
         };
         Ok(answer)
+    }
+
+    /// Registers a reader's waiter: it is notified whenever the high watermark or the last
+    /// stable offset of this partition moves (see [`crate::log::notify`]). Register before
+    /// the first read.
+    pub fn register_waiter(&self, waiter: &Arc<ReadWaiter>) {
+        self.waiters.register(waiter);
+    }
+
+    /// Removes a waiter registered with [`Self::register_waiter`].
+    pub fn unregister_waiter(&self, waiter: &Arc<ReadWaiter>) {
+        self.waiters.unregister(waiter);
     }
 
     // ------------------------------------------------------------ producer state

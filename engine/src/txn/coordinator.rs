@@ -508,6 +508,9 @@ impl TransactionCoordinator {
             }
             return Err(e);
         }
+        if transit.txn_state == TransactionState::PrepareCommit {
+            crash_point(CrashPoint::AfterPrepareCommit);
+        }
         // Phase two: markers, then the completion record — by this thread, or by another one
         // that got there first (then waiting for it means the transaction is complete, or
         // still prepared if that thread failed, when this returns).
@@ -753,11 +756,14 @@ impl TransactionCoordinator {
         // The markers carry the epoch the transaction ends with. Under TV2 the prepare bumped it,
         // and the markers carry the bumped epoch so the partition fences stale writes.
         let marker_epoch = producer_epoch;
-        for tp in &partitions {
+        for (i, tp) in partitions.iter().enumerate() {
             self.markers.write_marker(tp, producer_id, marker_epoch, self.coordinator_epoch, commit, tv)?;
             // Kafka's TransactionMarkerChannelManager drops a partition from the transaction once
             // its marker is acknowledged, so a retry writes only the missing markers.
             meta.lock().remove_partition(tp)?;
+            if commit && i == 0 {
+                crash_point(CrashPoint::AfterFirstCommitMarker);
+            }
         }
         let transit = meta.lock().prepare_complete(self.now())?;
         self.persist(meta, transit)?;
@@ -889,6 +895,55 @@ fn describe(m: &TransactionMetadata) -> TransactionDescription {
         timeout_ms: m.txn_timeout_ms(),
         start_ms: m.txn_start_timestamp(),
         last_update_ms: m.txn_last_update_timestamp(),
+    }
+}
+
+/// Where a test can have the process killed in the middle of a commit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CrashPoint {
+    /// PrepareCommit is durable, no marker written yet.
+    AfterPrepareCommit,
+    /// One commit marker written (the others and CompleteCommit not yet).
+    AfterFirstCommitMarker,
+}
+
+/// Test hook for crash tests of the two-phase commit, armed only by the environment variable
+/// `EOSLOG_FAILPOINT` = `after-prepare-commit` or `after-first-commit-marker`, optionally with
+/// `@n` to fire the n-th time the point is reached in this process (default: the first).
+///
+/// When it fires, the thread announces it on stderr (`EOSLOG_FAILPOINT <point> reached`) and
+/// stops, so that the test driving the process can kill it with a real SIGKILL at exactly this
+/// step; if nobody does within a minute the process aborts. The variable is read once: EndTxn
+/// pays a load and a compare when it is not set, and the append path nothing.
+fn crash_point(point: CrashPoint) {
+    use std::io::Write;
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static ARMED: OnceLock<Option<(CrashPoint, u64)>> = OnceLock::new();
+    static HITS: AtomicU64 = AtomicU64::new(0);
+    let armed = ARMED.get_or_init(|| {
+        let v = std::env::var("EOSLOG_FAILPOINT").ok()?;
+        let (name, nth) = match v.split_once('@') {
+            Some((n, k)) => (n.to_string(), k.trim().parse().ok()?),
+            None => (v, 1),
+        };
+        let point = match name.trim() {
+            "after-prepare-commit" => CrashPoint::AfterPrepareCommit,
+            "after-first-commit-marker" => CrashPoint::AfterFirstCommitMarker,
+            _ => return None,
+        };
+        Some((point, nth))
+    });
+    if let Some((armed_point, nth)) = *armed
+        && armed_point == point
+        && HITS.fetch_add(1, Ordering::SeqCst) + 1 == nth
+    {
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(err, "EOSLOG_FAILPOINT {point:?} reached (pid {})", std::process::id());
+        let _ = err.flush();
+        drop(err);
+        std::thread::sleep(std::time::Duration::from_secs(60));
+        std::process::abort();
     }
 }
 
