@@ -839,10 +839,8 @@ impl MarkerWriter for EngineMarkers {
             commit,
             transaction_version.level() as u8,
         )?;
-        // The marker must be durable before the coordinator records the transaction complete:
-        // otherwise a crash could keep the data and lose the marker, leaving the transaction
-        // open in this partition forever.
-        log.sync()?;
+        // The coordinator makes the markers durable together (`sync_partitions`) before it
+        // records the transaction complete.
         if tp.topic == CONSUMER_OFFSETS_TOPIC
             && let Some(offsets) = engine.inner.offsets.get()
         {
@@ -851,11 +849,19 @@ impl MarkerWriter for EngineMarkers {
         Ok(())
     }
 
-    fn flush_partition(&self, tp: &TxnTopicPartition) -> Result<()> {
-        match self.engine()?.partition(&tp.topic, tp.partition) {
-            Ok(log) => log.sync(),
-            Err(Error::UnknownTopicOrPartition { .. }) => Ok(()),
-            Err(e) => Err(e),
+    fn sync_partitions(&self, partitions: &[TxnTopicPartition]) -> Result<()> {
+        let engine = self.engine()?;
+        let mut targets = Vec::with_capacity(partitions.len());
+        for tp in partitions {
+            match engine.partition(&tp.topic, tp.partition) {
+                Ok(log) => {
+                    let end = log.log_end_offset();
+                    targets.push((log, end));
+                }
+                Err(Error::UnknownTopicOrPartition { .. }) => {}
+                Err(e) => return Err(e),
+            }
         }
+        engine.inner.ctx.group_commit.wait_durable_many(&targets)
     }
 }

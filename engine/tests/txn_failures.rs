@@ -766,6 +766,11 @@ fn failed_transaction_log_write_then_retry_after_restart() {
             let prefix =
                 if r == Request::Reinit || r == Request::Add { &WORKLOAD[..1] } else { &WORKLOAD[..5] };
             for kind in [OpKind::Write, OpKind::Sync] {
+                if r == Request::Commit(2) && kind == OpKind::Sync {
+                    // The completion record is written without waiting for an fsync: its markers
+                    // are durable before it is written, and losing it only repeats them.
+                    continue;
+                }
                 for power_loss in [false, true] {
                     let what = format!("{tv:?} {r:?} {kind:?} fails, power loss {power_loss}");
                     // Find the operation of that kind which is the wanted __transaction_state write.
@@ -841,5 +846,5 @@ fn failed_transaction_log_write_then_retry_after_restart() {
             }
         }
     }
-    assert_eq!(cases, 32);
+    assert_eq!(cases, 28);
 }

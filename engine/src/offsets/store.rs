@@ -293,7 +293,9 @@ impl OffsetStore {
             ..Default::default()
         };
         let info = self.log.append_with(&bytes, &opts)?;
-        self.log.sync()?;
+        // No fsync here: these offsets only matter once the transaction commits, and the
+        // coordinator makes every partition of the transaction (this one included) durable
+        // before it writes the commit decision.
         self.record_pending(producer_id, group, offsets, info.first_offset, now);
         Ok(())
     }

@@ -45,12 +45,13 @@ pub trait MarkerWriter: Send + Sync + fmt::Debug {
         transaction_version: TransactionVersion,
     ) -> Result<()>;
 
-    /// Makes everything appended to `partition` so far durable. Called for every partition of
-    /// a transaction before its commit decision is written: a durable PrepareCommit is carried
-    /// out after any crash, so the data it commits must survive the crash too (in Kafka the
-    /// producer's writes are acknowledged by the ISR before it may commit). A partition that
-    /// no longer exists is not an error.
-    fn flush_partition(&self, partition: &TxnTopicPartition) -> Result<()>;
+    /// Makes everything appended to `partitions` so far durable, in one group-commit round.
+    /// Called with a transaction's partitions before its commit decision is written (a durable
+    /// PrepareCommit is carried out after any crash, so the data it commits must survive the
+    /// crash too; in Kafka the producer's writes are acknowledged by the ISR before it may
+    /// commit), and after its markers are written (a durable completion record must never
+    /// describe markers a crash could lose). Partitions that no longer exist are skipped.
+    fn sync_partitions(&self, partitions: &[TxnTopicPartition]) -> Result<()>;
 }
 
 /// Settings of the coordinator (Kafka's names).
@@ -224,11 +225,17 @@ impl TransactionCoordinator {
         Ok(())
     }
 
-    /// Writes a prepared transition and completes it; on a failed write the pending state is
-    /// dropped so the id is usable again (the caller gets the error).
+    /// Writes a prepared transition durably and completes it; on a failed write the pending
+    /// state is dropped so the id is usable again (the caller gets the error).
     fn persist(&self, meta: &Shared, transit: TxnTransitMetadata) -> Result<()> {
+        self.persist_with(meta, transit, true)
+    }
+
+    /// [`Self::persist`], optionally without waiting for durability: only the completion record
+    /// may skip it, because losing it in a crash only means the markers are written again.
+    fn persist_with(&self, meta: &Shared, transit: TxnTransitMetadata, durable: bool) -> Result<()> {
         let id = meta.lock().transactional_id().to_string();
-        match self.store.write_transition(&id, &transit, self.now()) {
+        match self.store.write_transition(&id, &transit, self.now(), durable) {
             Ok(()) => meta.lock().complete_transition_to(transit),
             Err(e) => {
                 meta.lock().cancel_pending_transition();
@@ -494,11 +501,10 @@ impl TransactionCoordinator {
         // A commit must not be decided before the data it commits is durable: once the
         // PrepareCommit record is, the commit is carried out even after a crash.
         if transit.txn_state == TransactionState::PrepareCommit {
-            for tp in &transit.topic_partitions {
-                if let Err(e) = self.markers.flush_partition(tp) {
-                    meta.lock().cancel_pending_transition();
-                    return Err(e);
-                }
+            let partitions: Vec<TxnTopicPartition> = transit.topic_partitions.iter().cloned().collect();
+            if let Err(e) = self.markers.sync_partitions(&partitions) {
+                meta.lock().cancel_pending_transition();
+                return Err(e);
             }
         }
         // Phase one: the decision is durable before any marker is written.
@@ -756,17 +762,34 @@ impl TransactionCoordinator {
         // The markers carry the epoch the transaction ends with. Under TV2 the prepare bumped it,
         // and the markers carry the bumped epoch so the partition fences stale writes.
         let marker_epoch = producer_epoch;
+        // Every marker is attempted (Kafka sends them to every partition leader independently);
+        // the ones written become durable in one round, and only then are their partitions
+        // dropped from the transaction (Kafka's TransactionMarkerChannelManager drops a partition
+        // once its marker is acknowledged), so a retry writes only the missing markers.
+        let mut written = Vec::with_capacity(partitions.len());
+        let mut failure = None;
         for (i, tp) in partitions.iter().enumerate() {
-            self.markers.write_marker(tp, producer_id, marker_epoch, self.coordinator_epoch, commit, tv)?;
-            // Kafka's TransactionMarkerChannelManager drops a partition from the transaction once
-            // its marker is acknowledged, so a retry writes only the missing markers.
-            meta.lock().remove_partition(tp)?;
+            match self.markers.write_marker(tp, producer_id, marker_epoch, self.coordinator_epoch, commit, tv)
+            {
+                Ok(()) => written.push(tp.clone()),
+                Err(e) => {
+                    log::warn!("writing the marker of {id} to {}-{}: {e}", tp.topic, tp.partition);
+                    failure.get_or_insert(e);
+                }
+            }
             if commit && i == 0 {
                 crash_point(CrashPoint::AfterFirstCommitMarker);
             }
         }
+        self.markers.sync_partitions(&written)?;
+        for tp in &written {
+            meta.lock().remove_partition(tp)?;
+        }
+        if let Some(e) = failure {
+            return Err(e);
+        }
         let transit = meta.lock().prepare_complete(self.now())?;
-        self.persist(meta, transit)?;
+        self.persist_with(meta, transit, false)?;
         log::debug!("completed transaction of {id}");
         Ok(true)
     }
@@ -1011,7 +1034,7 @@ mod tests {
             Ok(())
         }
 
-        fn flush_partition(&self, _: &TxnTopicPartition) -> Result<()> {
+        fn sync_partitions(&self, _: &[TxnTopicPartition]) -> Result<()> {
             let hook = self.flush_hook.lock().take();
             if let Some(hook) = hook {
                 hook();

@@ -43,22 +43,27 @@ impl TxnStateLog {
     /// Appends one record and waits until it is durable: a transition must survive a crash
     /// before anyone acts on it (Kafka writes it with acks=all).
     fn append_durable(&self, key: &[u8], value: Option<&[u8]>, now_ms: i64) -> Result<()> {
+        self.append(key, value, now_ms, true)
+    }
+
+    fn append(&self, key: &[u8], value: Option<&[u8]>, now_ms: i64, durable: bool) -> Result<()> {
         let mut b = RecordBatchBuilder::new();
         b.append(now_ms, Some(key), value, &[]);
         self.log.append(&b.build()?)?;
-        self.log.sync()
+        if durable { self.log.sync() } else { Ok(()) }
     }
 
-    /// Persists a transition of `transactional_id`.
+    /// Persists a transition of `transactional_id` (waiting for durability when `durable`).
     pub(crate) fn write_transition(
         &self,
         transactional_id: &str,
         transit: &TxnTransitMetadata,
         now_ms: i64,
+        durable: bool,
     ) -> Result<()> {
         let key = encode_key(transactional_id)?;
         let value = encode_value(transit, self.level)?;
-        self.append_durable(&key, Some(&value), now_ms)
+        self.append(&key, Some(&value), now_ms, durable)
     }
 
     /// Persists the removal of an expired transactional id (a tombstone).
