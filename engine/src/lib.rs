@@ -10,6 +10,7 @@ pub mod clock;
 pub mod config;
 mod engine;
 pub mod error;
+pub mod group;
 pub mod io;
 pub mod log;
 mod mmap;
