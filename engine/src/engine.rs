@@ -337,10 +337,9 @@ impl Engine {
     fn start_coordinators(&self) -> Result<()> {
         self.ensure_internal_topic(TRANSACTION_STATE_TOPIC)?;
         self.ensure_internal_topic(CONSUMER_OFFSETS_TOPIC)?;
-        let offsets = Arc::new(OffsetStore::load(
-            self.partition(CONSUMER_OFFSETS_TOPIC, 0)?,
-            self.inner.config.clock.clone(),
-        )?);
+        let (offsets, _groups) =
+            OffsetStore::load(self.partition(CONSUMER_OFFSETS_TOPIC, 0)?, self.inner.config.clock.clone())?;
+        let offsets = Arc::new(offsets);
         let _ = self.inner.offsets.set(offsets);
         let config = CoordinatorConfig {
             transaction_max_timeout_ms: self.inner.config.transaction_max_timeout_ms,
