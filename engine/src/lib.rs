@@ -1,8 +1,8 @@
 //! # eoslog
 //!
 //! An embeddable exactly-once log engine: Apache Kafka's partition log, idempotent producers,
-//! transactions and `read_committed` reads in one Rust library, byte-compatible with Kafka on
-//! disk.
+//! transactions, `read_committed` reads and consumer groups in one Rust library, byte-compatible
+//! with Kafka on disk.
 #![deny(missing_docs)]
 
 pub mod batch;
@@ -25,6 +25,10 @@ pub use batch::{Compression, RecordBatch, RecordBatchBuilder};
 pub use config::{Durability, EngineConfig, TimestampType, TopicConfig};
 pub use engine::{CLEAN_SHUTDOWN_FILE, Engine, RecoveryReport, TopicDescription};
 pub use error::{BatchError, Error, ErrorCode, ProducerError, Result, StorageError};
+pub use group::{
+    ConsumerGroupMetadata, GroupConfig, GroupCoordinator, GroupState, JoinGroupRequest, JoinGroupResponse,
+    MemberIdentity, SyncGroupRequest, SyncGroupResponse,
+};
 pub use log::{
     AppendInfo, AppendOptions, CommittedRecord, CommittedRecords, FetchData, IsolationLevel, OffsetSpec,
     Origin, PartitionLog, TopicPartition,

@@ -22,6 +22,19 @@ pub struct GroupConfig {
     pub new_member_join_timeout_ms: i32,
 }
 
+impl GroupConfig {
+    /// The `group.*` settings of an engine configuration.
+    pub fn from_engine_config(c: &crate::config::EngineConfig) -> Self {
+        GroupConfig {
+            min_session_timeout_ms: c.group_min_session_timeout_ms,
+            max_session_timeout_ms: c.group_max_session_timeout_ms,
+            initial_rebalance_delay_ms: c.group_initial_rebalance_delay_ms,
+            max_size: c.group_max_size,
+            ..GroupConfig::default()
+        }
+    }
+}
+
 impl Default for GroupConfig {
     fn default() -> Self {
         GroupConfig {

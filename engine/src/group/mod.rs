@@ -1,6 +1,6 @@
 //! Consumer groups: Kafka's classic group protocol inside the engine.
 //!
-//! - [`GroupCoordinator`]: JoinGroup, SyncGroup,
+//! - [`GroupCoordinator`] ([`Engine::groups`](crate::Engine::groups)): JoinGroup, SyncGroup,
 //!   Heartbeat, LeaveGroup, OffsetCommit, TxnOffsetCommit and OffsetFetch with Kafka's rules —
 //!   generations, a leader, static membership, session and rebalance timeouts, and the
 //!   generation fencing of offset commits that keeps a consumer which lost its partitions from
