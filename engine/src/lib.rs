@@ -26,8 +26,8 @@ pub use config::{Durability, EngineConfig, TimestampType, TopicConfig};
 pub use engine::{CLEAN_SHUTDOWN_FILE, Engine, RecoveryReport, TopicDescription};
 pub use error::{BatchError, Error, ErrorCode, ProducerError, Result, StorageError};
 pub use group::{
-    ConsumerGroupMetadata, GroupConfig, GroupCoordinator, GroupState, JoinGroupRequest, JoinGroupResponse,
-    MemberIdentity, SyncGroupRequest, SyncGroupResponse,
+    ConsumerGroupMetadata, GroupConfig, GroupCoordinator, GroupMember, GroupMemberConfig, GroupState,
+    JoinGroupRequest, JoinGroupResponse, MemberIdentity, SyncGroupRequest, SyncGroupResponse,
 };
 pub use log::{
     AppendInfo, AppendOptions, CommittedRecord, CommittedRecords, FetchData, IsolationLevel, OffsetSpec,

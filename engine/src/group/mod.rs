@@ -8,11 +8,15 @@
 //! - [`protocol`]: the consumer protocol's subscription and assignment bytes (what a Kafka
 //!   client puts in JoinGroup and gets from SyncGroup).
 //! - [`assignor`]: the range, round-robin and cooperative-sticky assignors a group leader runs.
+//! - [`GroupMember`]: the client side of membership (Kafka's `ConsumerCoordinator`) for
+//!   in-process consumers: the join / sync loop, the leader's assignment, the eager and
+//!   cooperative protocols, rebalance callbacks and heartbeats.
 //!
 //! A Kafka-protocol front end translates each group API into one coordinator call; JoinGroup
 //! and SyncGroup return a [`Pending`] answer it can wait on from the connection's thread.
 
 pub mod assignor;
+mod client;
 mod config;
 mod coordinator;
 mod ids;
@@ -21,6 +25,7 @@ pub mod protocol;
 mod state;
 mod types;
 
+pub use client::{GroupMember, GroupMemberConfig, Heartbeater, NoopListener, RebalanceListener};
 pub use config::{GroupConfig, NEW_MEMBER_JOIN_TIMEOUT_MS};
 pub use coordinator::GroupCoordinator;
 pub use state::GroupState;
