@@ -15,7 +15,7 @@
 //!
 //! The same partition holds the group coordinator's metadata records (key version 2); replay
 //! collects the last one of every group and hands them to the coordinator
-//! ([`OffsetStore::load`]), and [`OffsetStore::write_group_metadata`] appends new ones.
+//! (`OffsetStore::load`), and `OffsetStore::write_group_metadata` appends new ones.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
