@@ -10,7 +10,7 @@
 //! scheduling.
 //!
 //! Measures, never asserts. Run with:
-//! `cargo run --release -p eoslog --example rebalance_bench [rounds]`
+//! `cargo run --release -p eoslog --example rebalance_bench -- [rounds]` (default 5 rounds).
 #![allow(clippy::print_stdout)]
 
 use std::collections::BTreeMap;
