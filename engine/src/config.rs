@@ -271,6 +271,14 @@ pub struct EngineConfig {
     /// offset, so a reader never sees data a crash could lose; `external` — an embedding broker
     /// that replicates sets it with `PartitionLog::update_high_watermark`.
     pub external_high_watermark: bool,
+    /// `group.min.session.timeout.ms` (default 6 s).
+    pub group_min_session_timeout_ms: i32,
+    /// `group.max.session.timeout.ms` (default 30 min).
+    pub group_max_session_timeout_ms: i32,
+    /// `group.initial.rebalance.delay.ms` (default 3 s).
+    pub group_initial_rebalance_delay_ms: i32,
+    /// `group.max.size` (default unlimited).
+    pub group_max_size: i32,
     /// Time source (tests inject a manual clock).
     pub clock: Arc<dyn Clock>,
 }
@@ -290,6 +298,10 @@ impl Default for EngineConfig {
             transactional_id_expiration_ms: 7 * 24 * 3600 * 1000,
             transaction_abort_timed_out_interval_ms: 10_000,
             external_high_watermark: false,
+            group_min_session_timeout_ms: 6_000,
+            group_max_session_timeout_ms: 30 * 60 * 1000,
+            group_initial_rebalance_delay_ms: 3_000,
+            group_max_size: i32::MAX,
             clock: Arc::new(SystemClock),
         }
     }
@@ -305,7 +317,9 @@ impl EngineConfig {
     /// `producer.id.expiration.check.interval.ms`, `transaction.partition.verification.enable`,
     /// `truncate.corrupt.below.recovery.point`, `file.mode`, `dir.mode`,
     /// `transaction.max.timeout.ms`, `transactional.id.expiration.ms`,
-    /// `transaction.abort.timed.out.transaction.cleanup.interval.ms`, `high.watermark`. Any topic key (with or
+    /// `transaction.abort.timed.out.transaction.cleanup.interval.ms`, `high.watermark`,
+    /// `group.min.session.timeout.ms`, `group.max.session.timeout.ms`,
+    /// `group.initial.rebalance.delay.ms`, `group.max.size`. Any topic key (with or
     /// without Kafka's `log.` prefix) sets the default for new topics.
     pub fn set(&mut self, key: &str, value: &str) -> Result<()> {
         let v = value.trim();
@@ -339,6 +353,16 @@ impl EngineConfig {
             "transaction.abort.timed.out.transaction.cleanup.interval.ms" => {
                 self.transaction_abort_timed_out_interval_ms = parse_int(key, v, 1, i64::MAX)?
             }
+            "group.min.session.timeout.ms" => {
+                self.group_min_session_timeout_ms = parse_int(key, v, 0, i32::MAX as i64)? as i32
+            }
+            "group.max.session.timeout.ms" => {
+                self.group_max_session_timeout_ms = parse_int(key, v, 0, i32::MAX as i64)? as i32
+            }
+            "group.initial.rebalance.delay.ms" => {
+                self.group_initial_rebalance_delay_ms = parse_int(key, v, 0, i32::MAX as i64)? as i32
+            }
+            "group.max.size" => self.group_max_size = parse_int(key, v, 1, i32::MAX as i64)? as i32,
             "high.watermark" => {
                 self.external_high_watermark = match v {
                     "local" => false,
@@ -448,6 +472,10 @@ mod tests {
         assert!(c.set("durability", "sometimes").is_err());
         assert!(c.set("durability", "interval(0ms)").is_err());
         assert!(c.set("file.mode", "999").is_err());
+        c.set("group.initial.rebalance.delay.ms", "0").unwrap();
+        c.set("group.max.size", "3").unwrap();
+        assert_eq!((c.group_initial_rebalance_delay_ms, c.group_max_size), (0, 3));
+        assert!(c.set("group.max.size", "0").is_err());
     }
 
     #[test]

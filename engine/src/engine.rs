@@ -20,6 +20,7 @@ use parking_lot::{Condvar, Mutex, RwLock};
 
 use crate::config::{Durability, EngineConfig, TopicConfig};
 use crate::error::{Error, Result, StorageError};
+use crate::group::{GroupConfig, GroupCoordinator};
 use crate::io::{self, DirLock, FileType, IoBackend, IoKind, OpenMode};
 use crate::log::checkpoint::{LOG_START_OFFSET_CHECKPOINT, OffsetCheckpointFile, RECOVERY_POINT_CHECKPOINT};
 use crate::log::group_commit::GroupCommit;
@@ -105,6 +106,7 @@ pub(crate) struct EngineInner {
     /// through the engine).
     txn: OnceLock<Arc<TransactionCoordinator>>,
     offsets: OnceLock<Arc<OffsetStore>>,
+    groups: OnceLock<Arc<GroupCoordinator>>,
     _lock: Box<dyn DirLock>,
 }
 
@@ -255,6 +257,7 @@ impl Engine {
             background: Mutex::new(None),
             txn: OnceLock::new(),
             offsets: OnceLock::new(),
+            groups: OnceLock::new(),
             _lock: lock,
         });
         let engine = Engine { inner };
@@ -333,16 +336,27 @@ impl Engine {
         }
     }
 
-    /// Loads the transaction coordinator and the offset store from their internal topics and
-    /// completes transactions that were prepared when the engine last stopped.
+    /// Loads the transaction coordinator, the offset store and the group coordinator from
+    /// their internal topics and completes transactions that were prepared when the engine last
+    /// stopped.
     fn start_coordinators(&self) -> Result<()> {
         self.ensure_internal_topic(TRANSACTION_STATE_TOPIC)?;
         self.ensure_internal_topic(CONSUMER_OFFSETS_TOPIC)?;
-        let offsets = Arc::new(OffsetStore::load(
-            self.partition(CONSUMER_OFFSETS_TOPIC, 0)?,
+        let (offsets, loaded_groups) =
+            OffsetStore::load(self.partition(CONSUMER_OFFSETS_TOPIC, 0)?, self.inner.config.clock.clone())?;
+        let offsets = Arc::new(offsets);
+        let groups = Arc::new(GroupCoordinator::load(
+            offsets.clone(),
+            loaded_groups,
             self.inner.config.clock.clone(),
-        )?);
+            GroupConfig::from_engine_config(&self.inner.config),
+        ));
+        // Commits made through the offset store directly carry no membership: the group
+        // coordinator validates them as commits from outside the group.
+        let fence: Arc<dyn crate::offsets::CommitFence> = groups.clone();
+        offsets.set_fence(Arc::downgrade(&fence));
         let _ = self.inner.offsets.set(offsets);
+        let _ = self.inner.groups.set(groups);
         let config = CoordinatorConfig {
             transaction_max_timeout_ms: self.inner.config.transaction_max_timeout_ms,
             transactional_id_expiration_ms: self.inner.config.transactional_id_expiration_ms,
@@ -371,6 +385,11 @@ impl Engine {
     /// The consumer-offset store.
     pub fn offsets(&self) -> &Arc<OffsetStore> {
         self.inner.offsets.get().expect("the offset store is started by Engine::open")
+    }
+
+    /// The group coordinator: consumer group membership and the offset commits of members.
+    pub fn groups(&self) -> &Arc<GroupCoordinator> {
+        self.inner.groups.get().expect("the group coordinator is started by Engine::open")
     }
 
     /// Appends a producer's batch the way a broker handles a Produce request: transactional
@@ -702,6 +721,10 @@ fn background_loop(engine: std::sync::Weak<EngineInner>, stop: Arc<(Mutex<bool>,
         for p in &partitions {
             p.maybe_expire_producers(e.config.producer_id_expiration_check_interval_ms);
         }
+        // Group deadlines are timestamps of the engine's clock; firing them is cheap.
+        if let Some(groups) = e.groups.get() {
+            groups.tick();
+        }
         if last_txn_check.elapsed()
             >= Duration::from_millis(e.config.transaction_abort_timed_out_interval_ms.max(1) as u64)
             && let Some(txn) = e.txn.get()
@@ -765,6 +788,10 @@ impl EngineInner {
             if bg.handle.thread().id() != std::thread::current().id() {
                 let _ = bg.handle.join();
             }
+        }
+        // Wake in-process members parked in a JoinGroup or SyncGroup.
+        if let Some(groups) = self.groups.get() {
+            groups.shutdown();
         }
         let mut first_error = None;
         let partitions: Vec<Arc<PartitionLog>> =

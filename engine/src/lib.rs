@@ -1,8 +1,8 @@
 //! # eoslog
 //!
 //! An embeddable exactly-once log engine: Apache Kafka's partition log, idempotent producers,
-//! transactions and `read_committed` reads in one Rust library, byte-compatible with Kafka on
-//! disk.
+//! transactions, `read_committed` reads and consumer groups in one Rust library, byte-compatible
+//! with Kafka on disk.
 #![deny(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::print_stdout, clippy::print_stderr))]
 
@@ -12,6 +12,7 @@ pub mod clock;
 pub mod config;
 mod engine;
 pub mod error;
+pub mod group;
 pub mod inspect;
 pub mod io;
 pub mod log;
@@ -31,6 +32,10 @@ pub use client::{
 pub use config::{Durability, EngineConfig, TimestampType, TopicConfig};
 pub use engine::{CLEAN_SHUTDOWN_FILE, Engine, RecoveryReport, TopicDescription};
 pub use error::{BatchError, Error, ErrorCode, ProducerError, Result, StorageError};
+pub use group::{
+    GroupConfig, GroupCoordinator, GroupMember, GroupMemberConfig, GroupState, JoinGroupRequest,
+    JoinGroupResponse, MemberIdentity, SyncGroupRequest, SyncGroupResponse,
+};
 pub use log::{
     AppendInfo, AppendOptions, CommittedRecord, CommittedRecords, FetchData, IsolationLevel, OffsetSpec,
     Origin, PartitionLog, TopicPartition,

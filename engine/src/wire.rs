@@ -145,6 +145,14 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// Nullable bytes (`None` for null).
+    pub(crate) fn nullable_bytes(&mut self, flexible: bool) -> Result<Option<Vec<u8>>, RecordFormatError> {
+        match self.length(flexible, false)? {
+            None => Ok(None),
+            Some(len) => Ok(Some(self.take(len)?.to_vec())),
+        }
+    }
+
     /// An array length, checked against the bytes left: `n` elements of at least
     /// `min_elem_size` bytes each must fit, so a hostile count cannot drive an allocation.
     pub(crate) fn array_len(
@@ -291,6 +299,18 @@ impl Writer {
     pub(crate) fn bytes(&mut self, b: &[u8], flexible: bool) -> Result<(), RecordFormatError> {
         self.length(Some(b.len()), flexible, false)?;
         self.buf.extend_from_slice(b);
+        Ok(())
+    }
+
+    pub(crate) fn nullable_bytes(
+        &mut self,
+        b: Option<&[u8]>,
+        flexible: bool,
+    ) -> Result<(), RecordFormatError> {
+        self.length(b.map(<[u8]>::len), flexible, false)?;
+        if let Some(b) = b {
+            self.buf.extend_from_slice(b);
+        }
         Ok(())
     }
 

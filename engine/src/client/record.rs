@@ -1,7 +1,5 @@
 //! The records the clients exchange with the application.
 
-use std::fmt;
-
 use crate::config::TimestampType;
 use crate::log::TopicPartition;
 
@@ -168,37 +166,4 @@ impl ConsumerRecord {
     }
 }
 
-/// Who is committing offsets (Kafka's `ConsumerGroupMetadata`): what
-/// `send_offsets_to_transaction` carries so the group coordinator can fence a consumer that
-/// lost its partitions in a rebalance (KIP-447). A consumer using `assign` (no group
-/// membership) has generation -1 and an empty member id, as in Kafka.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct ConsumerGroupMetadata {
-    /// `group.id`.
-    pub group_id: String,
-    /// Generation of the group the consumer belongs to, -1 when not a member.
-    pub generation_id: i32,
-    /// Member id, empty when not a member.
-    pub member_id: String,
-    /// `group.instance.id` (static membership).
-    pub group_instance_id: Option<String>,
-}
-
-impl ConsumerGroupMetadata {
-    /// Metadata for a group the caller does not take part in as a member (Kafka's
-    /// `new ConsumerGroupMetadata(groupId)`).
-    pub fn new(group_id: impl Into<String>) -> Self {
-        ConsumerGroupMetadata {
-            group_id: group_id.into(),
-            generation_id: -1,
-            member_id: String::new(),
-            group_instance_id: None,
-        }
-    }
-}
-
-impl fmt::Display for ConsumerGroupMetadata {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "group {} generation {} member {:?}", self.group_id, self.generation_id, self.member_id)
-    }
-}
+pub use crate::group::ConsumerGroupMetadata;

@@ -8,4 +8,4 @@ pub use format::{
     GroupMetadataValue, MemberMetadata, OffsetCommitKey, OffsetCommitValue, OffsetsKey, decode_key,
     encode_group_metadata_key, encode_offset_commit_key,
 };
-pub use store::{FetchedOffset, MAX_METADATA_BYTES, OffsetAndMetadata, OffsetStore};
+pub use store::{CommitFence, FetchedOffset, MAX_METADATA_BYTES, OffsetAndMetadata, OffsetStore};

@@ -7,11 +7,19 @@
 //! (Kafka's `GroupMetadata.completePendingTxnOffsetCommit`). While a group has pending offsets,
 //! a fetch that requires stable offsets gets UNSTABLE_OFFSET_COMMIT for those partitions.
 //!
-//! Membership and generation checks (KIP-447 fencing) are the group coordinator's job; it
-//! validates a commit before handing it here.
+//! Membership and generation checks (KIP-447 fencing) are the group coordinator's job: it
+//! validates a member's commit and then stores it here. The store's own [`OffsetStore::commit`]
+//! and [`OffsetStore::txn_commit`] carry no member id or generation, so once the engine has
+//! installed its [`CommitFence`] (the group coordinator) they are validated as Kafka validates a
+//! commit from a consumer that does not use group membership (generation −1).
+//!
+//! The same partition holds the group coordinator's metadata records (key version 2); replay
+//! collects the last one of every group and hands them to the coordinator
+//! (`OffsetStore::load`), and `OffsetStore::write_group_metadata` appends new ones.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::fmt;
+use std::sync::{Arc, OnceLock, Weak};
 
 use parking_lot::Mutex;
 
@@ -19,8 +27,10 @@ use crate::batch::RecordBatchBuilder;
 use crate::error::{Error, ErrorCode, Result};
 use crate::log::{AppendOptions, IsolationLevel, Origin, PartitionLog};
 use crate::offsets::format::{
-    OffsetCommitKey, OffsetCommitValue, OffsetsKey, decode_key, encode_offset_commit_key,
+    GroupMetadataValue, OffsetCommitKey, OffsetCommitValue, OffsetsKey, decode_key,
+    encode_group_metadata_key, encode_offset_commit_key,
 };
+use crate::txn::log_format::RecordFormatError;
 
 /// Largest commit metadata string accepted (`offset.metadata.max.bytes`).
 pub const MAX_METADATA_BYTES: usize = 4096;
@@ -68,13 +78,32 @@ struct State {
     last_marker: HashMap<i64, (i64, bool)>,
 }
 
+/// Validates commits that carry no group membership (implemented by the group coordinator).
+pub trait CommitFence: Send + Sync + fmt::Debug {
+    /// Runs `write` if a commit to `group` without member id and generation (Kafka's "simple"
+    /// commit, generation −1) is allowed, atomically with the check; returns the refusal
+    /// otherwise (UNKNOWN_MEMBER_ID while the group has members, for a plain commit).
+    fn simple_commit(
+        &self,
+        group: &str,
+        transactional: bool,
+        write: &mut dyn FnMut() -> Result<()>,
+    ) -> Result<()>;
+}
+
 /// The offset store.
 #[derive(Debug)]
 pub struct OffsetStore {
     log: Arc<PartitionLog>,
     state: Mutex<State>,
     clock: Arc<dyn crate::clock::Clock>,
+    /// The group coordinator, once the engine has started it.
+    fence: OnceLock<Weak<dyn CommitFence>>,
 }
+
+/// Group metadata records found by replay: the last value of every group that was not
+/// deleted (a tombstone), by group id.
+pub(crate) type LoadedGroups = BTreeMap<String, GroupMetadataValue>;
 
 /// One partition's answer to [`OffsetStore::fetch`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,11 +121,24 @@ pub struct FetchedOffset {
 
 impl OffsetStore {
     /// Loads the store by replaying `__consumer_offsets`: plain commits apply in log order,
-    /// transactional ones wait for their marker.
-    pub(crate) fn load(log: Arc<PartitionLog>, clock: Arc<dyn crate::clock::Clock>) -> Result<OffsetStore> {
-        let store = OffsetStore { log, state: Mutex::new(State::default()), clock };
-        store.replay()?;
-        Ok(store)
+    /// transactional ones wait for their marker. Group metadata records are returned for the
+    /// group coordinator.
+    pub(crate) fn load(
+        log: Arc<PartitionLog>,
+        clock: Arc<dyn crate::clock::Clock>,
+    ) -> Result<(OffsetStore, LoadedGroups)> {
+        let store = OffsetStore { log, state: Mutex::new(State::default()), clock, fence: OnceLock::new() };
+        let groups = store.replay()?;
+        Ok((store, groups))
+    }
+
+    /// Installs the validator of membership-less commits (once).
+    pub(crate) fn set_fence(&self, fence: Weak<dyn CommitFence>) {
+        let _ = self.fence.set(fence);
+    }
+
+    fn fence(&self) -> Option<Arc<dyn CommitFence>> {
+        self.fence.get().and_then(Weak::upgrade)
     }
 
     /// The partition holding the offsets.
@@ -104,7 +146,8 @@ impl OffsetStore {
         &self.log
     }
 
-    fn replay(&self) -> Result<()> {
+    fn replay(&self) -> Result<LoadedGroups> {
+        let mut groups = LoadedGroups::new();
         let mut st = self.state.lock();
         let mut offset = self.log.log_start_offset();
         loop {
@@ -125,7 +168,29 @@ impl OffsetStore {
                 for record in batch.records()?.iter() {
                     let record = record?;
                     let Some(key) = record.key else { continue };
-                    let OffsetsKey::OffsetCommit(k) = decode_key(key)? else { continue };
+                    let k = match decode_key(key)? {
+                        OffsetsKey::OffsetCommit(k) => k,
+                        OffsetsKey::GroupMetadata { group } => {
+                            match record.value.map(GroupMetadataValue::decode) {
+                                None => {
+                                    groups.remove(&group);
+                                }
+                                Some(Ok(v)) => {
+                                    groups.insert(group, v);
+                                }
+                                // A newer coordinator's record: skipped, as Kafka skips
+                                // record types it does not know.
+                                Some(Err(RecordFormatError::UnsupportedVersion { version, .. })) => {
+                                    log::warn!(
+                                        "skipping group metadata of {group} with unknown version {version}"
+                                    )
+                                }
+                                Some(Err(e)) => return Err(e.into()),
+                            }
+                            continue;
+                        }
+                        OffsetsKey::Unknown(_) => continue,
+                    };
                     let tp = (k.topic, k.partition);
                     match record.value {
                         None => {
@@ -163,7 +228,7 @@ impl OffsetStore {
                 }
             }
         }
-        Ok(())
+        Ok(groups)
     }
 
     fn validate(group: &str, offsets: &[(String, i32, OffsetAndMetadata)]) -> Result<()> {
@@ -226,9 +291,39 @@ impl OffsetStore {
         Ok(b.build()?)
     }
 
+    /// Appends a group metadata record (`None`: a tombstone deleting the group) and waits until
+    /// it is durable: the coordinator acts on a generation only once it would survive a crash
+    /// (Kafka writes it with acks=all).
+    pub(crate) fn write_group_metadata(&self, group: &str, value: Option<&GroupMetadataValue>) -> Result<()> {
+        let key = encode_group_metadata_key(group)?;
+        let value = value.map(GroupMetadataValue::encode).transpose()?;
+        let mut b = RecordBatchBuilder::new();
+        b.append(self.clock.now_ms(), Some(&key), value.as_deref(), &[]);
+        self.log
+            .append_with(&b.build()?, &AppendOptions { origin: Origin::Coordinator, ..Default::default() })?;
+        self.log.sync()
+    }
+
+    /// OffsetCommit without group membership (generation −1, no member id): once the engine
+    /// runs, the group coordinator accepts it only while `group` has no members
+    /// (UNKNOWN_MEMBER_ID otherwise). Members commit through
+    /// [`GroupCoordinator::commit_offsets`](crate::group::GroupCoordinator::commit_offsets),
+    /// which checks their generation.
+    pub fn commit(&self, group: &str, offsets: &[(String, i32, OffsetAndMetadata)]) -> Result<()> {
+        Self::validate(group, offsets)?;
+        match self.fence() {
+            Some(fence) => fence.simple_commit(group, false, &mut || self.commit_unfenced(group, offsets)),
+            None => self.commit_unfenced(group, offsets),
+        }
+    }
+
     /// OffsetCommit: stores `offsets` for `group` durably and applies them. The caller (the
     /// group coordinator) has checked the member and generation.
-    pub fn commit(&self, group: &str, offsets: &[(String, i32, OffsetAndMetadata)]) -> Result<()> {
+    pub(crate) fn commit_unfenced(
+        &self,
+        group: &str,
+        offsets: &[(String, i32, OffsetAndMetadata)],
+    ) -> Result<()> {
         Self::validate(group, offsets)?;
         if offsets.is_empty() {
             return Ok(());
@@ -265,12 +360,33 @@ impl OffsetStore {
         }
     }
 
+    /// TxnOffsetCommit without group membership (Kafka's TxnOffsetCommit v0–v2, which carry no
+    /// member id or generation; accepted in any group state, as Kafka does for compatibility).
+    /// A consumer in a group should commit through
+    /// [`GroupCoordinator::txn_commit_offsets`](crate::group::GroupCoordinator::txn_commit_offsets)
+    /// so that a zombie that lost its partitions is fenced (KIP-447).
+    pub fn txn_commit(
+        &self,
+        producer_id: i64,
+        producer_epoch: i16,
+        group: &str,
+        offsets: &[(String, i32, OffsetAndMetadata)],
+    ) -> Result<()> {
+        Self::validate(group, offsets)?;
+        match self.fence() {
+            Some(fence) => fence.simple_commit(group, true, &mut || {
+                self.txn_commit_unfenced(producer_id, producer_epoch, group, offsets)
+            }),
+            None => self.txn_commit_unfenced(producer_id, producer_epoch, group, offsets),
+        }
+    }
+
     /// TxnOffsetCommit: writes `offsets` as part of the producer's transaction. They become
     /// committed when the transaction commits and are dropped if it aborts. The producer's epoch
     /// is checked by the partition (a fenced producer gets INVALID_PRODUCER_EPOCH); the caller
     /// has checked that the offsets partition is in the transaction (AddOffsetsToTxn) and the
     /// consumer's generation (KIP-447).
-    pub fn txn_commit(
+    pub(crate) fn txn_commit_unfenced(
         &self,
         producer_id: i64,
         producer_epoch: i16,
