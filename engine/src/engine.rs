@@ -417,6 +417,73 @@ impl Engine {
         log.append_with(batch, &AppendOptions { verification_guard: Some(guard), ..Default::default() })
     }
 
+    /// The `__consumer_offsets` partition that holds `group`'s offsets (Kafka's
+    /// `partitionFor(groupId)`; eoslog keeps every group in partition 0).
+    pub fn offsets_partition_for(&self, group: &str) -> TxnTopicPartition {
+        let _ = group;
+        let tp = self.offsets().partition().topic_partition();
+        TxnTopicPartition::new(tp.topic.clone(), tp.partition)
+    }
+
+    /// AddOffsetsToTxn: adds the offsets partition of `group` to the producer's transaction, so
+    /// that offsets sent with [`Engine::txn_offset_commit`] commit or abort with it. Kafka
+    /// treats this request as coming from a client below transaction version 2.
+    pub fn add_offsets_to_txn(
+        &self,
+        transactional_id: &str,
+        producer_id: i64,
+        producer_epoch: i16,
+        group: &str,
+    ) -> Result<()> {
+        if group.is_empty() {
+            return Err(Error::kafka(crate::error::ErrorCode::InvalidGroupId, "the group id is empty"));
+        }
+        let tp = self.offsets_partition_for(group);
+        self.transactions().add_partitions_to_txn(
+            transactional_id,
+            producer_id,
+            producer_epoch,
+            std::slice::from_ref(&tp),
+            TransactionVersion::Tv0,
+        )
+    }
+
+    /// TxnOffsetCommit the way a broker handles it: the offsets partition of `group` must be
+    /// in the producer's ongoing transaction (KIP-890 part 1 verification with the
+    /// coordinator, as [`Engine::produce`] does for data), then the offsets are written as part
+    /// of the transaction. The consumer's group membership (KIP-447 generation fencing) is the
+    /// group coordinator's check and must be done by the caller first.
+    pub fn txn_offset_commit(
+        &self,
+        transactional_id: &str,
+        producer_id: i64,
+        producer_epoch: i16,
+        group: &str,
+        offsets: &[(String, i32, crate::offsets::OffsetAndMetadata)],
+    ) -> Result<()> {
+        if group.is_empty() {
+            return Err(Error::kafka(crate::error::ErrorCode::InvalidGroupId, "the group id is empty"));
+        }
+        let tp = self.offsets_partition_for(group);
+        if self.inner.config.transaction_verification_enable {
+            let verdict = self.transactions().verify_partitions(
+                transactional_id,
+                producer_id,
+                producer_epoch,
+                std::slice::from_ref(&tp),
+            )?;
+            if let Some((_, code)) = verdict.iter().find(|(_, c)| *c != crate::error::ErrorCode::None) {
+                return Err(Error::kafka(
+                    *code,
+                    format!(
+                        "the offsets of group {group} are not part of the ongoing transaction of {transactional_id}"
+                    ),
+                ));
+            }
+        }
+        self.offsets().txn_commit(producer_id, producer_epoch, group, offsets)
+    }
+
     fn create_topic_internal(&self, name: &str, partitions: i32, config: TopicConfig) -> Result<()> {
         self.check_open()?;
         topics::validate_name(name)?;
