@@ -2,8 +2,10 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 DEMO_DIR ?= demo-data
+VENV ?= .venv
+PYTHON ?= python3
 
-.PHONY: all demo test fmt-check clippy test-rust test-std test-uring build clean
+.PHONY: all demo test fmt-check clippy test-rust test-std test-uring test-broker build clean
 
 all: build
 
@@ -15,7 +17,7 @@ demo:
 	$(CARGO) run --release -p eoslog --example demo -- $(DEMO_DIR)
 
 ## Everything CI checks.
-test: fmt-check clippy test-rust
+test: fmt-check clippy test-rust test-broker
 
 fmt-check:
 	$(CARGO) fmt --all -- --check
@@ -31,6 +33,18 @@ test-std:
 
 test-uring:
 	EOSLOG_IO=uring $(CARGO) test --workspace --all-features
+
+## The Kafka-protocol broker example against a real Kafka client (librdkafka via confluent-kafka
+## from PyPI, in $(VENV)). Same cargo flags as test-std, so the broker binary built there is
+## reused as is.
+test-broker: $(VENV)/.broker-deps
+	EOSLOG_BROKER_PYTHON=$(CURDIR)/$(VENV)/bin/python $(CARGO) test --workspace --all-features \
+		--test kafka_clients -- --ignored
+
+$(VENV)/.broker-deps:
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet confluent-kafka pytest
+	touch $@
 
 clean:
 	$(CARGO) clean

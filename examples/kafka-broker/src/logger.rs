@@ -29,10 +29,12 @@ impl Log for StderrLogger {
             Level::Trace => "TRACE",
         };
         // One write per line so lines from connection threads do not interleave.
+        let thread = std::thread::current();
         let line = format!(
-            "{}.{:03} {level} {}: {}\n",
+            "{}.{:03} {level} [{}] {}: {}\n",
             now.as_secs(),
             now.subsec_millis(),
+            thread.name().unwrap_or("-"),
             record.target(),
             record.args()
         );
