@@ -5,7 +5,7 @@ DEMO_DIR ?= demo-data
 VENV ?= .venv
 PYTHON ?= python3
 
-.PHONY: all demo test fmt-check clippy test-rust test-std test-uring test-broker build clean
+.PHONY: all demo test fmt-check clippy test-rust test-std test-uring test-broker bench-broker build clean
 
 all: build
 
@@ -40,6 +40,12 @@ test-uring:
 test-broker: $(VENV)/.broker-deps
 	EOSLOG_BROKER_PYTHON=$(CURDIR)/$(VENV)/bin/python $(CARGO) test --workspace --all-features \
 		--test kafka_clients -- --ignored
+
+## librdkafka producer throughput against the broker next to in-process appends of the same
+## batches (a report, not a test).
+bench-broker: $(VENV)/.broker-deps
+	$(CARGO) build --release -p eoslog-broker --bin eoslog-broker --example engine_produce_bench
+	$(VENV)/bin/python examples/kafka-broker/bench/producer_throughput.py
 
 $(VENV)/.broker-deps:
 	$(PYTHON) -m venv $(VENV)

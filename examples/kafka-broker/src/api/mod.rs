@@ -53,8 +53,10 @@ pub(crate) enum Reply {
     Send(BytesMut),
     /// Send nothing (Produce with `acks=0`).
     Nothing,
-    /// Close the connection: the request was malformed (or the test hook fired).
+    /// Close the connection: the request was malformed.
     Close(String),
+    /// Close the connection without an answer: the produce test hook fired.
+    Drop,
 }
 
 /// Wakes Fetch requests parked in a long poll when something they might return changed.
@@ -231,7 +233,7 @@ impl Broker {
                 let acks = req.acks;
                 let (resp, drop_connection) = self.produce(req, v);
                 if drop_connection {
-                    return Reply::Close("test hook".into());
+                    return Reply::Drop;
                 }
                 if acks == 0 { Reply::Nothing } else { encode_reply(key, v, cid, &resp) }
             }
