@@ -563,6 +563,21 @@ fn transaction_over_the_wire_at_every_version() {
         toc.topics.push(tt);
         let resp = c.call(v, &toc);
         assert_eq!(resp.topics[0].partitions[0].error_code, 0, "TxnOffsetCommit v{v}");
+        // Until the transaction ends the offset is pending: unstable to a client that asks for
+        // stable offsets, the previous one otherwise.
+        let mut g = offset_fetch_request::OffsetFetchRequestTopic::default();
+        g.name = topic("tx");
+        g.partition_indexes = vec![0];
+        let mut of = OffsetFetchRequest::default();
+        of.group_id = GroupId(sb("copy-group"));
+        of.topics = Some(vec![g]);
+        of.require_stable = true;
+        let pending = c.call(7, &of);
+        assert_eq!(pending.topics[0].partitions[0].error_code, 88, "UNSTABLE_OFFSET_COMMIT");
+        of.require_stable = false;
+        let before = c.call(7, &of);
+        let expected = if round == 0 { -1 } else { 10 + round as i64 - 1 };
+        assert_eq!(before.topics[0].partitions[0].committed_offset, expected);
 
         let mut end = EndTxnRequest::default();
         end.transactional_id = TransactionalId(sb(&tid));

@@ -4,6 +4,7 @@ Every exactly-once property checked here is the engine's; the broker only transl
 """
 
 import logging
+import signal
 import subprocess
 import sys
 import time
@@ -175,6 +176,16 @@ def test_log_append_time_topics_are_stamped_by_the_broker(broker):
     assert kind == TIMESTAMP_LOG_APPEND_TIME
     assert abs(ts - time.time() * 1000) < 60_000, "the broker's clock, not the producer's 1000000"
     c.close()
+
+
+def test_sigint_closes_the_engine_cleanly(make_broker):
+    broker = make_broker()
+    create_topics(broker.bootstrap, {"sig": 1})
+    broker.proc.send_signal(signal.SIGINT)
+    assert broker.proc.wait(60) == 0
+    assert "engine closed cleanly" in broker.log()
+    broker.start()
+    assert "partitions, clean shutdown in" in broker.log(), "no recovery needed after SIGINT"
 
 
 def committed_progress(bootstrap, topic, partitions):
