@@ -2,8 +2,10 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 DEMO_DIR ?= demo-data
+VENV ?= .venv
+PYTHON ?= python3
 
-.PHONY: all demo test fmt-check clippy test-rust test-std test-uring test-kill-long bench-rpw build clean
+.PHONY: all demo test fmt-check clippy test-rust test-std test-uring test-broker test-kill-long bench-rpw bench-broker build clean
 
 all: build
 
@@ -15,7 +17,7 @@ demo:
 	$(CARGO) run --release -p eoslog --example demo -- $(DEMO_DIR)
 
 ## Everything CI checks.
-test: fmt-check clippy test-rust
+test: fmt-check clippy test-rust test-broker
 
 fmt-check:
 	$(CARGO) fmt --all -- --check
@@ -46,6 +48,24 @@ test-kill-long:
 ## Read-process-write throughput, exactly-once vs plain (release build).
 bench-rpw:
 	$(CARGO) run --release -p eoslog --example rpw_bench
+
+## The Kafka-protocol broker example against a real Kafka client (librdkafka via confluent-kafka
+## from PyPI, in $(VENV)). Same cargo flags as test-std, so the broker binary built there is
+## reused as is.
+test-broker: $(VENV)/.broker-deps
+	EOSLOG_BROKER_PYTHON=$(CURDIR)/$(VENV)/bin/python $(CARGO) test --workspace --all-features \
+		--test kafka_clients -- --ignored
+
+## librdkafka producer throughput against the broker next to in-process appends of the same
+## batches (a report, not a test).
+bench-broker: $(VENV)/.broker-deps
+	$(CARGO) build --release -p eoslog-broker --bin eoslog-broker --example engine_produce_bench
+	$(VENV)/bin/python examples/kafka-broker/bench/producer_throughput.py
+
+$(VENV)/.broker-deps:
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet confluent-kafka pytest
+	touch $@
 
 clean:
 	$(CARGO) clean

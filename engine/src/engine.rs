@@ -107,13 +107,37 @@ pub(crate) struct EngineInner {
     txn: OnceLock<Arc<TransactionCoordinator>>,
     offsets: OnceLock<Arc<OffsetStore>>,
     groups: OnceLock<Arc<GroupCoordinator>>,
-    _lock: Box<dyn DirLock>,
+    /// The directory lock; released by `shutdown`, so a closed engine never blocks a reopen.
+    lock: Mutex<Option<Box<dyn DirLock>>>,
 }
 
-/// An open data directory. Clone it freely; all clones share the same engine.
+/// An open data directory. Clone it freely; all clones share the same engine, which closes
+/// (cleanly, as [`Engine::close`] does) when the last clone is dropped.
 #[derive(Debug, Clone)]
 pub struct Engine {
+    /// Owns the engine's lifetime for users: dropping the last clone shuts the engine down at
+    /// once, on the dropping thread. `None` for the engine's own internal views, which must
+    /// never close it. Declared first so it drops while `inner` is still alive.
+    _user: Option<Arc<UserHandle>>,
     inner: Arc<EngineInner>,
+}
+
+/// Shuts the engine down when the last user-held [`Engine`] goes away. A plain `Drop` on the
+/// shared state would run only when every internal reference is gone too — possibly on the
+/// background thread, after the caller already tried to reopen the directory.
+#[derive(Debug)]
+struct UserHandle {
+    inner: Weak<EngineInner>,
+}
+
+impl Drop for UserHandle {
+    fn drop(&mut self) {
+        if let Some(inner) = self.inner.upgrade()
+            && let Err(e) = inner.shutdown()
+        {
+            log::error!("closing the engine on drop: {e}");
+        }
+    }
 }
 
 impl Engine {
@@ -258,9 +282,9 @@ impl Engine {
             txn: OnceLock::new(),
             offsets: OnceLock::new(),
             groups: OnceLock::new(),
-            _lock: lock,
+            lock: Mutex::new(Some(lock)),
         });
-        let engine = Engine { inner };
+        let engine = Engine { _user: Some(Arc::new(UserHandle { inner: Arc::downgrade(&inner) })), inner };
         engine.start_coordinators()?;
         engine.inner.write_checkpoints()?;
         engine.start_background();
@@ -444,6 +468,73 @@ impl Engine {
             ));
         }
         log.append_with(batch, &AppendOptions { verification_guard: Some(guard), ..Default::default() })
+    }
+
+    /// The `__consumer_offsets` partition that holds `group`'s offsets (Kafka's
+    /// `partitionFor(groupId)`; eoslog keeps every group in partition 0).
+    pub fn offsets_partition_for(&self, group: &str) -> TxnTopicPartition {
+        let _ = group;
+        let tp = self.offsets().partition().topic_partition();
+        TxnTopicPartition::new(tp.topic.clone(), tp.partition)
+    }
+
+    /// AddOffsetsToTxn: adds the offsets partition of `group` to the producer's transaction, so
+    /// that offsets sent with [`Engine::txn_offset_commit`] commit or abort with it. Kafka
+    /// treats this request as coming from a client below transaction version 2.
+    pub fn add_offsets_to_txn(
+        &self,
+        transactional_id: &str,
+        producer_id: i64,
+        producer_epoch: i16,
+        group: &str,
+    ) -> Result<()> {
+        if group.is_empty() {
+            return Err(Error::kafka(crate::error::ErrorCode::InvalidGroupId, "the group id is empty"));
+        }
+        let tp = self.offsets_partition_for(group);
+        self.transactions().add_partitions_to_txn(
+            transactional_id,
+            producer_id,
+            producer_epoch,
+            std::slice::from_ref(&tp),
+            TransactionVersion::Tv0,
+        )
+    }
+
+    /// TxnOffsetCommit the way a broker handles it: the offsets partition of `group` must be
+    /// in the producer's ongoing transaction (KIP-890 part 1 verification with the
+    /// coordinator, as [`Engine::produce`] does for data), then the offsets are written as part
+    /// of the transaction. The consumer's group membership (KIP-447 generation fencing) is the
+    /// group coordinator's check and must be done by the caller first.
+    pub fn txn_offset_commit(
+        &self,
+        transactional_id: &str,
+        producer_id: i64,
+        producer_epoch: i16,
+        group: &str,
+        offsets: &[(String, i32, crate::offsets::OffsetAndMetadata)],
+    ) -> Result<()> {
+        if group.is_empty() {
+            return Err(Error::kafka(crate::error::ErrorCode::InvalidGroupId, "the group id is empty"));
+        }
+        let tp = self.offsets_partition_for(group);
+        if self.inner.config.transaction_verification_enable {
+            let verdict = self.transactions().verify_partitions(
+                transactional_id,
+                producer_id,
+                producer_epoch,
+                std::slice::from_ref(&tp),
+            )?;
+            if let Some((_, code)) = verdict.iter().find(|(_, c)| *c != crate::error::ErrorCode::None) {
+                return Err(Error::kafka(
+                    *code,
+                    format!(
+                        "the offsets of group {group} are not part of the ongoing transaction of {transactional_id}"
+                    ),
+                ));
+            }
+        }
+        self.offsets().txn_commit(producer_id, producer_epoch, group, offsets)
     }
 
     fn create_topic_internal(&self, name: &str, partitions: i32, config: TopicConfig) -> Result<()> {
@@ -782,6 +873,13 @@ impl EngineInner {
         if self.closed.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
+        let result = self.shutdown_inner();
+        // Closed, cleanly or not: let the directory be opened again.
+        self.lock.lock().take();
+        result
+    }
+
+    fn shutdown_inner(&self) -> Result<()> {
         if let Some(bg) = self.background.lock().take() {
             *bg.stop.0.lock() = true;
             bg.stop.1.notify_all();
@@ -837,7 +935,7 @@ impl EngineMarkers {
     fn engine(&self) -> Result<Engine> {
         self.engine
             .upgrade()
-            .map(|inner| Engine { inner })
+            .map(|inner| Engine { _user: None, inner })
             .ok_or_else(|| StorageError::Closed("engine".into()).into())
     }
 }

@@ -149,3 +149,27 @@ fn transactional_offsets_apply_on_commit_only() {
     let engine = common::open(dir.path());
     assert_eq!(engine.offsets().committed("g", "in", 0).unwrap().offset, 77, "replayed after restart");
 }
+
+#[test]
+fn offsets_join_a_transaction_only_through_add_offsets_to_txn() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = common::open(dir.path());
+    let txn = engine.transactions();
+    let pe = txn.init_producer_id(Some("wire"), 60_000, None).unwrap();
+    let o = vec![("in".to_string(), 0, eoslog::offsets::OffsetAndMetadata::new(5))];
+    // KIP-890 part 1: without AddOffsetsToTxn the offsets partition is not in a transaction.
+    let e = engine.txn_offset_commit("wire", pe.producer_id, pe.epoch, "g", &o).unwrap_err();
+    assert_eq!(e.code(), ErrorCode::TransactionAbortable);
+    assert!(!engine.offsets().has_pending("g"), "nothing was written");
+    let e = engine.add_offsets_to_txn("wire", pe.producer_id, pe.epoch, "").unwrap_err();
+    assert_eq!(e.code(), ErrorCode::InvalidGroupId);
+    engine.add_offsets_to_txn("wire", pe.producer_id, pe.epoch, "g").unwrap();
+    assert_eq!(txn.describe("wire").unwrap().partitions, vec![engine.offsets_partition_for("g")]);
+    // A stale epoch is fenced by the coordinator before anything is written.
+    let e = engine.txn_offset_commit("wire", pe.producer_id, pe.epoch - 1, "g", &o).unwrap_err();
+    assert_eq!(e.code(), ErrorCode::ProducerFenced);
+    engine.txn_offset_commit("wire", pe.producer_id, pe.epoch, "g", &o).unwrap();
+    assert!(engine.offsets().has_pending("g"));
+    txn.end_txn("wire", pe.producer_id, pe.epoch, true, TransactionVersion::Tv0).unwrap();
+    assert_eq!(engine.offsets().committed("g", "in", 0).unwrap().offset, 5);
+}
