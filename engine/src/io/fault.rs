@@ -973,6 +973,45 @@ impl FaultBackend {
         Some(fs.file(ino).ok()?.durable.clone())
     }
 
+    /// A hash of what reads see now: every path (volatile entries) and every file's volatile
+    /// contents, plus, for each file, its durable contents (so two disks with the same
+    /// fingerprint read the same now and after a [`CrashMode::DropUnsynced`] crash). Equal disks
+    /// have equal fingerprints in every run (a fixed hash function), so a test can skip a crash
+    /// state it has already checked.
+    pub fn fingerprint(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let fs = self.shared.fs.lock();
+        let mut h = std::hash::DefaultHasher::new();
+        fn walk(fs: &Fs, dir: Ino, h: &mut std::hash::DefaultHasher) {
+            let Ok(d) = fs.dir(dir) else { return };
+            for (name, &ino) in &d.volatile {
+                name.hash(h);
+                d.durable.get(name).is_some_and(|&i| i == ino).hash(h);
+                match fs.nodes.get(&ino) {
+                    Some(Node::File(f)) => {
+                        0u8.hash(h);
+                        f.volatile.hash(h);
+                        f.durable.hash(h);
+                    }
+                    Some(Node::Dir(_)) => {
+                        1u8.hash(h);
+                        walk(fs, ino, h);
+                        2u8.hash(h);
+                    }
+                    None => 3u8.hash(h),
+                }
+            }
+            // Entries only a crash would bring back (unsynced removes and renames).
+            for (name, &ino) in &d.durable {
+                if d.volatile.get(name) != Some(&ino) {
+                    (name, ino).hash(h);
+                }
+            }
+        }
+        walk(&fs, ROOT, &mut h);
+        h.finish()
+    }
+
     /// Every file and directory (volatile view) as absolute paths, sorted; the root is omitted.
     pub fn list_all(&self) -> Vec<PathBuf> {
         let fs = self.shared.fs.lock();
@@ -1760,6 +1799,26 @@ mod tests {
                 assert_eq!(after_crash(&copy, mode), after_crash(&died, mode), "op {n}, {mode:?}");
             }
         }
+    }
+
+    #[test]
+    fn fingerprint_tells_disks_apart_and_ignores_handles() {
+        let (fs, f) = durable_file(b"synced");
+        let before = fs.fingerprint();
+        assert_eq!(fs.fork().fingerprint(), before, "a fork reads the same");
+        f.write_all_at(b"!", 6).unwrap();
+        let written = fs.fingerprint();
+        assert_ne!(written, before, "volatile contents count");
+        f.sync_data().unwrap();
+        assert_ne!(fs.fingerprint(), written, "durable contents count");
+        fs.open(p("/d/g"), OpenMode::CreateNew).unwrap();
+        let created = fs.fingerprint();
+        fs.sync_dir(p("/d")).unwrap();
+        assert_ne!(fs.fingerprint(), created, "durable entries count");
+        // Reading or opening changes nothing.
+        let now = fs.fingerprint();
+        fs.open(p("/d/g"), OpenMode::Read).unwrap();
+        assert_eq!(fs.fingerprint(), now);
     }
 
     #[test]
