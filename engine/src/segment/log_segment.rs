@@ -128,6 +128,9 @@ pub struct LogSegment {
     io: Arc<dyn IoBackend>,
     log: Arc<dyn IoFile>,
     size: AtomicU64,
+    /// Bytes of the `.log` file known to be durable: its size when opened (a clean close
+    /// flushed it; recovery flushes what it keeps) or when a sync of it last succeeded.
+    synced_size: AtomicU64,
     offset_index: RwLock<OffsetIndex>,
     time_index: RwLock<TimeIndex>,
     txn_index: Mutex<TransactionIndex>,
@@ -249,6 +252,7 @@ impl LogSegment {
             io,
             log,
             size: AtomicU64::new(size),
+            synced_size: AtomicU64::new(size),
             offset_index: RwLock::new(offset_index),
             time_index: RwLock::new(time_index),
             txn_index: Mutex::new(txn_index),
@@ -811,7 +815,31 @@ impl LogSegment {
     pub fn truncate_to_position(&self, position: u64) -> Result<()> {
         self.log.set_len(position).map_err(|e| StorageError::io("truncate", self.log.path(), e))?;
         self.size.store(position, Ordering::Release);
+        self.synced_size.fetch_min(position, Ordering::AcqRel);
         Ok(())
+    }
+
+    /// Records that the first `size` bytes of the `.log` file are durable (a sync of the file
+    /// that started when the segment was `size` bytes long succeeded).
+    pub fn note_synced(&self, size: u64) {
+        self.synced_size.fetch_max(size, Ordering::AcqRel);
+    }
+
+    /// After a failed sync of the `.log` file: cuts it back to the bytes known to be durable
+    /// and returns how many were cut. Linux may mark the pages of a failed write-back clean
+    /// while keeping them readable (fsyncgate), so these bytes would be read back after a
+    /// process restart and trusted by recovery — whose own fsync then succeeds without writing
+    /// them — and lost at the next power loss, together with everything appended after them.
+    /// The caller holds the partition's writer lock.
+    pub fn discard_unsynced(&self) -> Result<u64> {
+        let synced = self.synced_size.load(Ordering::Acquire);
+        let size = self.size();
+        if size <= synced {
+            return Ok(0);
+        }
+        self.log.set_len(synced).map_err(|e| StorageError::io("truncate", self.log.path(), e))?;
+        self.size.store(synced, Ordering::Release);
+        Ok(size - synced)
     }
 
     /// Called when the segment stops being the active one: Kafka appends a final time-index
@@ -833,7 +861,9 @@ impl LogSegment {
 
     /// Makes the `.log` data and the indexes durable.
     pub fn flush(&self) -> Result<()> {
+        let size = self.size();
         self.log.sync_data().map_err(|e| StorageError::io("fdatasync", self.log.path(), e))?;
+        self.note_synced(size);
         self.offset_index.read().flush()?;
         self.time_index.read().flush()?;
         self.txn_index.lock().flush()?;
