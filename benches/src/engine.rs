@@ -63,7 +63,7 @@ impl Transactions {
     }
 
     fn is_aborted(&self, txn_index: usize) -> bool {
-        self.abort_every.is_some_and(|k| k > 0 && (txn_index + 1) % k == 0)
+        self.abort_every.is_some_and(|k| k > 0 && (txn_index + 1).is_multiple_of(k))
     }
 }
 
