@@ -103,6 +103,9 @@ pub struct SuiteConfig {
     pub sqlite_batches_per_txn: usize,
     /// Batches for the dedup micro-benchmark.
     pub dedup_batches: usize,
+    /// Only run variants whose name contains one of these (all when empty); for profiling one
+    /// system, e.g. `["eoslog"]`.
+    pub systems: Vec<String>,
     /// Print progress to stderr.
     pub progress: bool,
 }
@@ -129,6 +132,7 @@ impl SuiteConfig {
             workloads: WorkloadId::ALL.to_vec(),
             sqlite_batches_per_txn: 64,
             dedup_batches: 1_000_000,
+            systems: Vec::new(),
             progress: true,
         }
     }
@@ -358,6 +362,10 @@ impl Suite {
 
     /// Interleaved runs of a group of variants: one warm-up each, then `reps` rounds.
     fn group(&self, label: &str, mut variants: Vec<Variant<'_>>) -> Result<Vec<(String, Vec<Measurement>)>> {
+        let wanted = |name: &str| {
+            self.config.systems.is_empty() || self.config.systems.iter().any(|s| name.contains(s))
+        };
+        variants.retain(|(name, _)| wanted(name));
         let reps = self.config.reps.max(1);
         let mut out: Vec<(String, Vec<Measurement>)> =
             variants.iter().map(|(n, _)| (n.clone(), Vec::with_capacity(reps))).collect();

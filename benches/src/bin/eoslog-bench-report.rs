@@ -32,8 +32,10 @@ OPTIONS:
   --w2-threads LIST     appender threads for W2 (default 1,8,32,64)
   --w2-appends N        appends per W2 run (default 2048)
   --backends LIST       eoslog backends, first is the reference: uring,std (default: both if available)
+  --systems LIST        only variants whose name contains one of these, e.g. eoslog (default: all)
   --producers N         producers for the memory probe (default 1000000)
   --json                print the report as JSON instead of the table
+  --json-out FILE       also write the JSON report to FILE
   --quiet               no progress on stderr
   -h, --help            this text
 ";
@@ -41,6 +43,7 @@ OPTIONS:
 struct Args {
     config: SuiteConfig,
     json: bool,
+    json_out: Option<PathBuf>,
     producers: u64,
     memory: bool,
 }
@@ -59,6 +62,7 @@ fn parse_args() -> Result<Option<Args>, String> {
     let (mut log_bytes, mut open_bytes) = (None, None);
     let mut config = SuiteConfig::standard(PathBuf::new(), bytes);
     let (mut json, mut producers, mut memory) = (false, 1_000_000u64, true);
+    let mut json_out = None;
     while let Some(a) = argv.next() {
         let mut val = || argv.next().ok_or_else(|| format!("{a} needs a value"));
         match a.as_str() {
@@ -104,8 +108,10 @@ fn parse_args() -> Result<Option<Args>, String> {
                     _ => None,
                 })?
             }
+            "--systems" => config.systems = list(&val()?, |s| Some(s.trim().to_string()))?,
             "--producers" => producers = val()?.parse().map_err(|e| format!("--producers: {e}"))?,
             "--json" => json = true,
+            "--json-out" => json_out = Some(PathBuf::from(val()?)),
             "--quiet" => config.progress = false,
             other => return Err(format!("unknown option `{other}` (try --help)")),
         }
@@ -117,7 +123,7 @@ fn parse_args() -> Result<Option<Args>, String> {
     if config.backends.is_empty() {
         return Err("--backends: at least one backend is needed".into());
     }
-    Ok(Some(Args { config, json, producers, memory: memory && producers > 0 }))
+    Ok(Some(Args { config, json, json_out, producers, memory: memory && producers > 0 }))
 }
 
 /// Runs the memory probe in a child process: a fresh heap, so the RSS growth is the state's.
@@ -171,17 +177,20 @@ fn main() -> ExitCode {
         }
     };
     report.producer_memory = memory;
-    let text = if args.json {
-        match serde_json::to_string_pretty(&report) {
-            Ok(s) => s + "\n",
-            Err(e) => {
-                eprintln!("eoslog-bench-report: {e}");
-                return ExitCode::FAILURE;
-            }
+    let json = match serde_json::to_string_pretty(&report) {
+        Ok(s) => s + "\n",
+        Err(e) => {
+            eprintln!("eoslog-bench-report: {e}");
+            return ExitCode::FAILURE;
         }
-    } else {
-        report.to_table()
     };
+    if let Some(path) = &args.json_out
+        && let Err(e) = std::fs::write(path, &json)
+    {
+        eprintln!("eoslog-bench-report: write {}: {e}", path.display());
+        return ExitCode::FAILURE;
+    }
+    let text = if args.json { json } else { report.to_table() };
     if std::io::stdout().write_all(text.as_bytes()).is_err() {
         return ExitCode::FAILURE;
     }
