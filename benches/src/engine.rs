@@ -9,14 +9,14 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Barrier};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use eoslog::log::checkpoint::RECOVERY_POINT_CHECKPOINT;
 use eoslog::{AppendOptions, Durability, Engine, EngineConfig, IsolationLevel, PartitionLog};
 use serde::Serialize;
 
 use crate::data::{Stream, StreamKind, Workload};
-use crate::{Backend, BenchError, Context, Measurement, Result, RunDir, settle};
+use crate::{Backend, BenchError, Context, Measurement, Result, RunDir, Timer, settle};
 
 /// The topic every workload writes.
 pub const TOPIC: &str = "bench";
@@ -126,7 +126,7 @@ fn append_impl(
     settle();
     let rounds_before = engine.group_commit_rounds();
     let barrier = Barrier::new(workload.streams.len() + 1);
-    let (elapsed, markers) = std::thread::scope(|scope| -> Result<(Duration, u64)> {
+    let ((elapsed, cpu), markers) = std::thread::scope(|scope| -> Result<((Duration, Duration), u64)> {
         let handles: Vec<_> = workload
             .streams
             .iter()
@@ -145,7 +145,7 @@ fn append_impl(
             })
             .collect();
         barrier.wait();
-        let start = Instant::now();
+        let timer = Timer::start();
         let mut markers = 0;
         let mut first_error = None;
         for h in handles {
@@ -162,7 +162,7 @@ fn append_impl(
         if final_sync {
             engine.flush().ctx(|| "flush".into())?;
         }
-        Ok((start.elapsed(), markers))
+        Ok((timer.stop(), markers))
     })?;
     let rounds = engine.group_commit_rounds() - rounds_before;
     let end_offsets: i64 = logs.iter().map(|l| l.log_end_offset()).sum();
@@ -180,6 +180,7 @@ fn append_impl(
         records: workload.records() * repeat,
         batches: workload.batches() * repeat,
         elapsed,
+        cpu,
         fsyncs: None,
         rounds: (setup.durability == Durability::Always || final_sync).then_some(rounds),
         markers: txns.map(|_| markers),
@@ -338,12 +339,12 @@ pub fn read_committed_scan(log: &BuiltLog, backend: Backend, fetch_bytes: u32) -
     let logs: Vec<Arc<PartitionLog>> = (0..log.partitions)
         .map(|p| engine.partition(TOPIC, p as i32).ctx(|| format!("partition {p}")))
         .collect::<Result<_>>()?;
-    let start = Instant::now();
+    let timer = Timer::start();
     let mut m = Measurement::default();
     for part in &logs {
         scan_partition(part, fetch_bytes, &mut m)?;
     }
-    m.elapsed = start.elapsed();
+    (m.elapsed, m.cpu) = timer.stop();
     drop(logs);
     engine.close().ctx(|| "close".into())?;
     Ok(m)
@@ -457,9 +458,9 @@ pub fn recover(template: &UncleanLog, root: &Path, backend: Backend) -> Result<R
     let dir = RunDir::new_in(root)?;
     copy_tree(template.dir(), dir.path())?;
     settle();
-    let start = Instant::now();
+    let timer = Timer::start();
     let engine = open(dir.path(), EngineSetup { backend, durability: Durability::None })?;
-    let elapsed = start.elapsed();
+    let (elapsed, cpu) = timer.stop();
     let report = engine.recovery_report().clone();
     let offsets: i64 = report.partitions.iter().map(|p| p.log_end_offset).sum();
     engine.close().ctx(|| "close".into())?;
@@ -469,6 +470,7 @@ pub fn recover(template: &UncleanLog, root: &Path, backend: Backend) -> Result<R
             batches: report.partitions.iter().map(|p| p.batches_scanned).sum(),
             records: offsets as u64,
             elapsed,
+            cpu,
             ..Default::default()
         },
         clean_shutdown: report.clean_shutdown,
@@ -480,13 +482,13 @@ pub fn recover(template: &UncleanLog, root: &Path, backend: Backend) -> Result<R
 /// the size of the log's segment files, `records` its log end offsets summed.
 pub fn open_clean(log: &BuiltLog, backend: Backend) -> Result<Measurement> {
     settle();
-    let start = Instant::now();
+    let timer = Timer::start();
     let engine = open(log.dir(), EngineSetup { backend, durability: Durability::None })?;
-    let elapsed = start.elapsed();
+    let (elapsed, cpu) = timer.stop();
     if !engine.recovery_report().clean_shutdown {
         return Err(BenchError("the log was not seen as cleanly closed".into()));
     }
     let offsets: i64 = engine.recovery_report().partitions.iter().map(|p| p.log_end_offset).sum();
     engine.close().ctx(|| "close".into())?;
-    Ok(Measurement { bytes: log.log_bytes, records: offsets as u64, elapsed, ..Default::default() })
+    Ok(Measurement { bytes: log.log_bytes, records: offsets as u64, elapsed, cpu, ..Default::default() })
 }

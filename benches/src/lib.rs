@@ -123,6 +123,11 @@ pub struct Measurement {
     /// Wall-clock time of the timed region only.
     #[serde(with = "duration_secs")]
     pub elapsed: Duration,
+    /// CPU time (user + system, all threads of this process, io_uring workers included) spent
+    /// in the timed region. Unlike wall time it hardly moves when other processes compete for
+    /// the cores, so CPU ratios stay meaningful on a busy machine.
+    #[serde(with = "duration_secs")]
+    pub cpu: Duration,
     /// fsync/fdatasync calls made in the timed region, when the workload knows.
     pub fsyncs: Option<u64>,
     /// Group-commit rounds run in the timed region (eoslog with `durability=always`).
@@ -156,6 +161,37 @@ impl Measurement {
     pub fn records_per_sec(&self) -> f64 {
         self.records as f64 / self.secs()
     }
+}
+
+/// Starts timing a region: wall clock and this process's CPU time.
+#[derive(Debug, Clone, Copy)]
+pub struct Timer {
+    wall: std::time::Instant,
+    cpu: Duration,
+}
+
+impl Timer {
+    /// Starts now.
+    pub fn start() -> Timer {
+        Timer { wall: std::time::Instant::now(), cpu: process_cpu() }
+    }
+
+    /// Wall time and CPU time since the start.
+    pub fn stop(&self) -> (Duration, Duration) {
+        (self.wall.elapsed(), process_cpu().saturating_sub(self.cpu))
+    }
+}
+
+/// User + system CPU time of this process so far (`getrusage(RUSAGE_SELF)`).
+pub fn process_cpu() -> Duration {
+    // SAFETY: an all-zero rusage is a valid value to be overwritten.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `ru` is a valid, writable rusage; RUSAGE_SELF is always accepted.
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) } != 0 {
+        return Duration::ZERO;
+    }
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec.max(0) as u64, (t.tv_usec.max(0) as u32) * 1000);
+    tv(ru.ru_utime) + tv(ru.ru_stime)
 }
 
 mod duration_secs {

@@ -12,10 +12,10 @@
 
 use std::path::Path;
 use std::sync::{Barrier, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::data::{StreamKind, Workload};
-use crate::{BenchError, Context, Measurement, Result, RunDir, settle};
+use crate::{BenchError, Context, Measurement, Result, RunDir, Timer, settle};
 
 /// Appends every batch of `workload` as one `commitlog` message, one log and one thread per
 /// partition (the workload must have one stream per partition). With `final_sync` the timed
@@ -35,7 +35,7 @@ pub fn commitlog_append(root: &Path, workload: &Workload, final_sync: bool) -> R
     settle();
     let barrier = Barrier::new(workload.streams.len() + 1);
     let root_dir = dir.path();
-    let elapsed = std::thread::scope(|scope| -> Result<Duration> {
+    let (elapsed, cpu) = std::thread::scope(|scope| -> Result<(Duration, Duration)> {
         let handles: Vec<_> = workload
             .streams
             .iter()
@@ -56,11 +56,11 @@ pub fn commitlog_append(root: &Path, workload: &Workload, final_sync: bool) -> R
             })
             .collect();
         barrier.wait();
-        let start = Instant::now();
+        let timer = Timer::start();
         for h in handles {
             h.join().map_err(|_| BenchError("a commitlog thread panicked".into()))??;
         }
-        Ok(start.elapsed())
+        Ok(timer.stop())
     })?;
     let appended: u64 = logs.iter().map(|l| l.lock().map(|l| l.next_offset()).unwrap_or(0)).sum();
     if appended != workload.batches() {
@@ -74,6 +74,7 @@ pub fn commitlog_append(root: &Path, workload: &Workload, final_sync: bool) -> R
         records: workload.records(),
         batches: workload.batches(),
         elapsed,
+        cpu,
         ..Default::default()
     })
 }
@@ -150,7 +151,7 @@ pub fn sqlite_append(root: &Path, workload: &Workload, opts: SqliteOptions) -> R
     let unique = opts.unique_key && workload.kind != StreamKind::Plain;
     settle();
     let barrier = Barrier::new(workload.streams.len() + 1);
-    let elapsed = std::thread::scope(|scope| -> Result<Duration> {
+    let (elapsed, cpu) = std::thread::scope(|scope| -> Result<(Duration, Duration)> {
         let handles: Vec<_> = workload
             .streams
             .iter()
@@ -192,11 +193,11 @@ pub fn sqlite_append(root: &Path, workload: &Workload, opts: SqliteOptions) -> R
             })
             .collect();
         barrier.wait();
-        let start = Instant::now();
+        let timer = Timer::start();
         for h in handles {
             h.join().map_err(|_| BenchError("a sqlite thread panicked".into()))??;
         }
-        Ok(start.elapsed())
+        Ok(timer.stop())
     })?;
     let mut rows = 0u64;
     for db in &dbs {
@@ -213,6 +214,7 @@ pub fn sqlite_append(root: &Path, workload: &Workload, opts: SqliteOptions) -> R
         records: workload.records(),
         batches: workload.batches(),
         elapsed,
+        cpu,
         ..Default::default()
     })
 }

@@ -43,7 +43,7 @@ pub fn dedup_check(producers: usize, batches: usize) -> Result<Measurement> {
         .map(|i| batch_info((i % producers) as i64, (i / producers) as u64, (i * RECORDS_PER_BATCH) as i64))
         .collect();
     let mut manager = ProducerStateManager::new(ProducerStateConfig::default());
-    let start = Instant::now();
+    let timer = crate::Timer::start();
     for info in &infos {
         if black_box(manager.find_duplicate(info)).is_some() {
             return Err(BenchError(format!("unexpected duplicate {info:?}")));
@@ -52,7 +52,7 @@ pub fn dedup_check(producers: usize, batches: usize) -> Result<Measurement> {
         staged.append(info, None).map_err(|e| BenchError(format!("append {info:?}: {e}")))?;
         manager.update(staged);
     }
-    let elapsed = start.elapsed();
+    let (elapsed, cpu) = timer.stop();
     if manager.producer_count() != producers.min(batches) {
         return Err(BenchError(format!("{} producers in the state", manager.producer_count())));
     }
@@ -61,6 +61,7 @@ pub fn dedup_check(producers: usize, batches: usize) -> Result<Measurement> {
         batches: batches as u64,
         records: (batches * RECORDS_PER_BATCH) as u64,
         elapsed,
+        cpu,
         ..Default::default()
     })
 }

@@ -13,10 +13,10 @@ use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Barrier, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::data::Workload;
-use crate::{BenchError, Context, Measurement, Result, RunDir, settle};
+use crate::{BenchError, Context, Measurement, Result, RunDir, Timer, settle};
 
 /// When the raw writer syncs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,7 +64,7 @@ pub fn write_files(root: &Path, workload: &Workload, sync: RawSync) -> Result<Me
     settle();
     let barrier = Barrier::new(workload.streams.len() + 1);
     let fsyncs = AtomicU64::new(0);
-    let elapsed = std::thread::scope(|scope| -> Result<Duration> {
+    let (elapsed, cpu) = std::thread::scope(|scope| -> Result<(Duration, Duration)> {
         let handles: Vec<_> = workload
             .streams
             .iter()
@@ -92,7 +92,7 @@ pub fn write_files(root: &Path, workload: &Workload, sync: RawSync) -> Result<Me
             })
             .collect();
         barrier.wait();
-        let start = Instant::now();
+        let timer = Timer::start();
         for h in handles {
             h.join().map_err(|_| BenchError("a writer thread panicked".into()))??;
         }
@@ -102,7 +102,7 @@ pub fn write_files(root: &Path, workload: &Workload, sync: RawSync) -> Result<Me
                 fsyncs.fetch_add(1, Ordering::Relaxed);
             }
         }
-        Ok(start.elapsed())
+        Ok(timer.stop())
     })?;
     let written = crate::dir_size(dir.path());
     if written != workload.bytes() {
@@ -113,6 +113,7 @@ pub fn write_files(root: &Path, workload: &Workload, sync: RawSync) -> Result<Me
         records: workload.records(),
         batches: workload.batches(),
         elapsed,
+        cpu,
         fsyncs: Some(fsyncs.into_inner()),
         ..Default::default()
     })
@@ -125,7 +126,7 @@ pub fn read_files(dir: &Path, chunk: usize, crc: bool) -> Result<Measurement> {
     let mut buf = vec![0u8; chunk.max(1)];
     let mut m = Measurement::default();
     let mut acc = 0u32;
-    let start = Instant::now();
+    let timer = Timer::start();
     for path in &files {
         let mut f = File::open(path).ctx(|| format!("open {}", path.display()))?;
         loop {
@@ -140,7 +141,7 @@ pub fn read_files(dir: &Path, chunk: usize, crc: bool) -> Result<Measurement> {
             m.batches += 1;
         }
     }
-    m.elapsed = start.elapsed();
+    (m.elapsed, m.cpu) = timer.stop();
     std::hint::black_box(acc);
     Ok(m)
 }
@@ -148,7 +149,7 @@ pub fn read_files(dir: &Path, chunk: usize, crc: bool) -> Result<Measurement> {
 /// Opens and `fstat`s every regular file under `dir` (recursively); `batches` = files opened,
 /// `bytes` = their total size.
 pub fn open_files(dir: &Path) -> Result<Measurement> {
-    let start = Instant::now();
+    let timer = Timer::start();
     let mut m = Measurement::default();
     let mut stack = vec![dir.to_path_buf()];
     let mut open = Vec::new();
@@ -166,6 +167,7 @@ pub fn open_files(dir: &Path) -> Result<Measurement> {
             }
         }
     }
-    m.elapsed = start.elapsed();
+    (m.elapsed, m.cpu) = timer.stop();
+    drop(open);
     Ok(m)
 }

@@ -183,6 +183,12 @@ pub struct Row {
     pub runs: usize,
     /// Median elapsed seconds of the timed region.
     pub median_secs: f64,
+    /// Median CPU seconds (user + system, whole process) of the timed region.
+    pub cpu_secs: f64,
+    /// Elapsed seconds of every measured run, in round order.
+    pub run_secs: Vec<f64>,
+    /// CPU seconds of every measured run, in round order.
+    pub run_cpu_secs: Vec<f64>,
     /// Fastest run, seconds.
     pub min_secs: f64,
     /// Slowest run, seconds.
@@ -210,8 +216,16 @@ pub struct Row {
 pub struct Ratio {
     /// What is compared (`W1 P=1: eoslog uring / raw write`).
     pub name: String,
-    /// The ratio (throughput over throughput, higher is better for the first).
+    /// The ratio of the two medians (throughput over throughput; higher is better for the
+    /// first). Targets are judged on this value.
     pub value: f64,
+    /// The median of the per-round ratios (both variants ran in the same round, seconds
+    /// apart): less sensitive to slow drift of the machine's load.
+    pub paired: Option<f64>,
+    /// CPU efficiency: the second's median CPU time per unit of work over the first's (higher
+    /// means the first needs less CPU for the same work). Robust to competing load, which
+    /// stretches wall time but not CPU time.
+    pub cpu: Option<f64>,
     /// The issue's target, if there is one.
     pub target: Option<Target>,
 }
@@ -392,6 +406,7 @@ impl Suite {
         note: &str,
     ) {
         let secs: Vec<f64> = runs.iter().map(Measurement::secs).collect();
+        let cpu: Vec<f64> = runs.iter().map(|m| m.cpu.as_secs_f64()).collect();
         let med = median(&secs);
         let first = runs.first().copied().unwrap_or_default();
         let per_append = |m: &Measurement| {
@@ -411,6 +426,9 @@ impl Suite {
             system: system.to_string(),
             runs: runs.len(),
             median_secs: med,
+            cpu_secs: median(&cpu),
+            run_secs: secs.clone(),
+            run_cpu_secs: cpu.clone(),
             min_secs: secs.iter().copied().fold(f64::INFINITY, f64::min),
             max_secs: secs.iter().copied().fold(0.0, f64::max),
             bytes: first.bytes,
@@ -431,19 +449,32 @@ impl Suite {
     /// Adds `a / b` (of throughputs; of times inverted for ms and ns rows) as a ratio.
     fn ratio(&mut self, workload: &str, case: &str, a: &str, b: &str, target: Option<Target>) {
         let (Some(ra), Some(rb)) = (self.row(workload, case, a), self.row(workload, case, b)) else { return };
-        let value = match ra.unit {
-            Unit::Millis | Unit::NanosPerBatch => rb.value / ra.value,
-            _ => ra.value / rb.value,
+        // Work per run in the row's unit: bytes for GB/s, appends otherwise (a time row's work
+        // is one open or the same batch count).
+        let work = |r: &Row| {
+            match r.unit {
+                Unit::GBps => r.bytes as f64,
+                Unit::AppendsPerSec | Unit::NanosPerBatch => r.batches as f64,
+                Unit::Millis => 1.0,
+            }
+            .max(1e-12)
         };
+        let rate = |r: &Row, secs: f64| work(r) / secs.max(1e-12);
+        let value = rate(ra, ra.median_secs) / rate(rb, rb.median_secs);
+        let per_round: Vec<f64> =
+            ra.run_secs.iter().zip(&rb.run_secs).map(|(&x, &y)| rate(ra, x) / rate(rb, y)).collect();
+        let paired = (!per_round.is_empty()).then(|| median(&per_round));
+        let cpu = (ra.cpu_secs > 0.0 && rb.cpu_secs > 0.0)
+            .then(|| (rb.cpu_secs / work(rb)) / (ra.cpu_secs / work(ra)));
         let name = format!("{workload} {case}: {a} / {b}");
-        self.ratios.push(Ratio { name, value, target });
+        self.ratios.push(Ratio { name, value, paired, cpu, target });
     }
 
     fn absolute(&mut self, workload: &str, case: &str, system: &str, target: Target) {
         let Some(r) = self.row(workload, case, system) else { return };
         let name = format!("{workload} {case}: {system} ({})", r.unit.label());
         let value = r.value;
-        self.ratios.push(Ratio { name, value, target: Some(target) });
+        self.ratios.push(Ratio { name, value, paired: None, cpu: None, target: Some(target) });
     }
 
     /// Runs everything configured and returns the report.
@@ -655,6 +686,8 @@ impl Suite {
             self.ratios.push(Ratio {
                 name: format!("dedup: check cost / one W1 P=1 append ({d:.0} ns / {a:.0} ns)"),
                 value: d / a,
+                paired: None,
+                cpu: None,
                 target: None,
             });
         }
@@ -842,17 +875,18 @@ impl Report {
         );
         let _ = writeln!(
             s,
-            "| workload | case | system | median | value | syncs/append | runs (min–max s) | note |"
+            "| workload | case | system | median | CPU | value | syncs/append | runs (min–max s) | note |"
         );
-        let _ = writeln!(s, "|---|---|---|---:|---:|---:|---|---|");
+        let _ = writeln!(s, "|---|---|---|---:|---:|---:|---:|---|---|");
         for r in &self.rows {
             let _ = writeln!(
                 s,
-                "| {} | {} | {} | {} s | {} {} | {} | {} ({}–{}) | {} |",
+                "| {} | {} | {} | {} s | {} s | {} {} | {} | {} ({}–{}) | {} |",
                 r.workload,
                 r.case,
                 r.system,
                 fmt_num(r.median_secs),
+                fmt_num(r.cpu_secs),
                 fmt_num(r.value),
                 r.unit.label(),
                 r.syncs_per_append.map_or("".into(), fmt_num),
@@ -862,14 +896,29 @@ impl Report {
                 r.note
             );
         }
-        let _ = writeln!(s, "\n| comparison | value | target | met |");
-        let _ = writeln!(s, "|---|---:|---|---|");
+        let _ = writeln!(
+            s,
+            "\n`ratio` = ratio of medians (targets are judged on it); `paired` = median of per-round \
+             ratios; `CPU` = CPU-time efficiency (the second's CPU per unit of work / the first's).\n"
+        );
+        let _ = writeln!(s, "| comparison | ratio | paired | CPU | target | met |");
+        let _ = writeln!(s, "|---|---:|---:|---:|---|---|");
         for r in &self.ratios {
             let (t, met) = match &r.target {
                 Some(t) => (t.describe(), if t.met(r.value) { "yes" } else { "**no**" }),
                 None => (String::new(), ""),
             };
-            let _ = writeln!(s, "| {} | {} | {} | {} |", r.name, fmt_num(r.value), t, met);
+            let opt = |v: Option<f64>| v.map_or(String::new(), fmt_num);
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} | {} | {} |",
+                r.name,
+                fmt_num(r.value),
+                opt(r.paired),
+                opt(r.cpu),
+                t,
+                met
+            );
         }
         if let Some(pm) = &self.producer_memory {
             let _ = writeln!(
