@@ -2,11 +2,13 @@
 //!
 //! [`Suite::run`] is what `eoslog-bench-report` (and the `eoslog bench` command) call. Within a
 //! comparison group the variants are *interleaved*: one warm-up run of each (discarded), then
-//! `reps` rounds of one run of each variant. Drift on a shared machine (another engineer's
-//! build starting) then hits every variant of a round alike instead of one variant's block.
-//! A row's throughput is its bytes (or appends) over the median elapsed time; a ratio is the
-//! ratio of two rows' medians from the same group, so it compares runs made minutes apart at
-//! most, on the same prebuilt bytes.
+//! `reps` rounds of one run of each variant, the starting variant rotating from round to round.
+//! Drift on a shared machine (another engineer's build starting) then hits every variant of a
+//! round alike instead of one variant's block, and no variant always follows the same
+//! neighbour. A row's throughput is its bytes (or appends) over the median elapsed time; a
+//! ratio is the ratio of two rows' medians from the same group, so it compares runs made
+//! minutes apart at most, on the same prebuilt bytes. Each ratio also comes as the median of
+//! per-round ratios and as a CPU-time ratio.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -387,10 +389,14 @@ impl Suite {
             self.progress(&format!("{label}: warm-up {name}"));
             f()?;
         }
+        let n = variants.len();
         for r in 0..reps {
             self.progress(&format!("{label}: round {}/{reps}", r + 1));
-            for (i, (_, f)) in variants.iter_mut().enumerate() {
-                out[i].1.push(f()?);
+            // Rotate the starting variant each round, so that no variant always runs right
+            // after the same neighbour (whose deleted files and dirty pages it would inherit).
+            for k in 0..n {
+                let i = (r + k) % n;
+                out[i].1.push((variants[i].1)()?);
             }
         }
         Ok(out)
