@@ -17,6 +17,7 @@ import pytest
 from confluent_kafka import (
     TIMESTAMP_LOG_APPEND_TIME,
     Consumer,
+    KafkaError,
     KafkaException,
     Producer,
     TopicPartition,
@@ -234,36 +235,66 @@ def committed_offsets(bootstrap, group, topic, partitions):
         c.close()
 
 
-class Member:
-    """A subscribed consumer recording its rebalance callbacks and what it consumed; it commits
-    synchronously after every batch, so nothing it consumed is uncommitted when a rebalance
-    takes a partition away."""
+# Commit errors that mean "the group is rebalancing": the records stay with this member or move
+# with the offsets committed when they were revoked, so a later commit covers them.
+REBALANCING = {KafkaError.ILLEGAL_GENERATION, KafkaError.REBALANCE_IN_PROGRESS, KafkaError.UNKNOWN_MEMBER_ID}
 
-    def __init__(self, bootstrap, group, topic, name):
+
+class Member:
+    """A subscribed consumer recording its rebalance callbacks and what it consumed. It commits
+    synchronously after every batch and, as Kafka applications do, when partitions are revoked,
+    so nothing it consumed is uncommitted when a partition moves. The callbacks get the whole
+    assignment with the eager protocols (range, roundrobin) and only the partitions that move
+    with cooperative-sticky, whose members keep consuming while the group rebalances."""
+
+    def __init__(self, bootstrap, group, topic, name, strategy="range"):
         self.name = name
         self.events = []
+        self.owned = set()
         self.records = []
-        self.c = Consumer(conf(bootstrap, **{"group.id": group, **GROUP_CONF}))
+        self.commit_errors = []
+        self.closed = False
+        self.c = Consumer(conf(bootstrap, **{"group.id": group, "partition.assignment.strategy": strategy,
+                                             **GROUP_CONF}))
         self.c.subscribe([topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
 
     def _on_assign(self, c, partitions):
         self.events.append(("assign", sorted(tp.partition for tp in partitions)))
+        self.owned |= {tp.partition for tp in partitions}
 
     def _on_revoke(self, c, partitions):
         self.events.append(("revoke", sorted(tp.partition for tp in partitions)))
+        self.owned -= {tp.partition for tp in partitions}
+        consumed = [tp for tp in c.position(partitions) if tp.offset >= 0]
+        if consumed:
+            self.commit(offsets=consumed)
+
+    def commit(self, **what):
+        try:
+            self.c.commit(asynchronous=False, **what)
+        except KafkaException as e:
+            if e.args[0].code() == KafkaError._NO_OFFSET:
+                return  # nothing new since the last commit
+            if e.args[0].code() not in REBALANCING:
+                raise
+            self.commit_errors.append(e.args[0].name())
+
+    def close(self):
+        """Leaves the group (LeaveGroup); idempotent."""
+        if not self.closed:
+            self.closed = True
+            self.c.close()
 
     def assigned(self):
-        """Partitions of the latest assignment (empty after a revoke)."""
-        for kind, parts in reversed(self.events):
-            return parts if kind == "assign" else []
-        return []
+        """The partitions it owns now."""
+        return sorted(self.owned)
 
     def poll(self):
         msgs = [m for m in self.c.consume(num_messages=200, timeout=0.2) if not m.error()]
         if msgs:
             for m in msgs:
                 self.records.append((m.partition(), m.offset(), m.value().decode()))
-            self.c.commit(asynchronous=False)
+            self.commit()
         return len(msgs)
 
 
@@ -276,11 +307,12 @@ def poll_until(members, done, what, timeout=60):
             m.poll()
 
 
-def test_subscribed_consumer_gets_every_record_and_commits(make_broker):
+def test_subscribed_consumer_gets_every_record_and_commits(make_broker, cleanup):
     broker = make_broker(*GROUP_BROKER_ARGS)
     create_topics(broker.bootstrap, {"subs": 3})
     sent = produce_numbered(broker.bootstrap, "subs", 3, 0, 600)
     m = Member(broker.bootstrap, "solo", "subs", "solo")
+    cleanup(m.close)
     poll_until([m], lambda: len(m.records) >= len(sent), "every record")
     assert m.events[0] == ("assign", [0, 1, 2])
     assert sorted(v for (_, _, v) in m.records) == sorted(sent)
@@ -295,36 +327,46 @@ def test_subscribed_consumer_gets_every_record_and_commits(make_broker):
     assert sorted(tp.partition for tp in member.assignment.topic_partitions) == [0, 1, 2]
     listed = admin.list_consumer_groups().result(30)
     assert "solo" in {g.group_id for g in listed.valid}
-    m.c.close()  # LeaveGroup: the group is empty at once
+    m.close()  # LeaveGroup: the group is empty at once
     [desc] = [f.result(30) for f in admin.describe_consumer_groups(["solo"]).values()]
     assert desc.state.name == "EMPTY"
 
 
-def test_two_consumers_split_partitions_and_rebalance_when_one_leaves(make_broker):
+@pytest.mark.parametrize("strategy", ["range", "cooperative-sticky"])
+def test_two_consumers_split_partitions_and_rebalance_when_one_leaves(make_broker, cleanup, strategy):
     broker = make_broker(*GROUP_BROKER_ARGS)
     parts = 4
     create_topics(broker.bootstrap, {"pair": parts})
     sent = produce_numbered(broker.bootstrap, "pair", parts, 0, 1000)
-    a = Member(broker.bootstrap, "pair-group", "pair", "a")
+    a = Member(broker.bootstrap, "pair-group", "pair", "a", strategy)
+    cleanup(a.close)
     poll_until([a], lambda: a.assigned() == [0, 1, 2, 3], "a alone owns every partition")
-    b = Member(broker.bootstrap, "pair-group", "pair", "b")
-    poll_until([a, b], lambda: a.assigned() and b.assigned(), "the partitions split between a and b")
-    assert ("revoke", [0, 1, 2, 3]) in a.events, "a gave its partitions back"
+    b = Member(broker.bootstrap, "pair-group", "pair", "b", strategy)
+    cleanup(b.close)
+    poll_until([a, b], lambda: a.assigned() and b.assigned() and len(a.assigned() + b.assigned()) == parts,
+               "the partitions split between a and b")
     assert sorted(a.assigned() + b.assigned()) == [0, 1, 2, 3]
+    revoked = [p for (kind, ps) in a.events if kind == "revoke" for p in ps]
+    assert set(b.assigned()) <= set(revoked), "a gave b's partitions back first"
+    if strategy == "cooperative-sticky":
+        assert set(revoked) == set(b.assigned()), "only the partitions that moved were revoked"
+    else:
+        assert revoked == [0, 1, 2, 3], "the eager protocol revokes everything"
     split_b = b.assigned()
     poll_until([a, b], lambda: len(a.records) + len(b.records) >= len(sent), "every record of the first round")
     sent += produce_numbered(broker.bootstrap, "pair", parts, 1000, 1000)
     # Each reads only what it owns until b leaves; then a takes b's partitions over from the
     # offsets b committed.
     poll_until([a, b], lambda: {p for (p, _, _) in b.records} >= set(split_b), "b reading its partitions")
-    b.c.close()
+    b.close()
     poll_until([a], lambda: a.assigned() == [0, 1, 2, 3], "a owning every partition again")
     poll_until([a], lambda: len(a.records) + len(b.records) >= len(sent), "every record")
     assert {p for (p, _, _) in b.records} <= set(split_b)
+    a.commit()
     got = sorted(v for (_, _, v) in a.records + b.records)
     assert got == sorted(sent), "every record consumed exactly once across the two"
     assert committed_offsets(broker.bootstrap, "pair-group", "pair", parts) == end_offsets(broker.bootstrap, "pair", parts)
-    a.c.close()
+    a.close()
 
 
 class Feed:
@@ -353,6 +395,12 @@ class Feed:
                 self.stopping.wait(0.05)
         except Exception as e:  # noqa: BLE001 - reported by the test thread
             self.error = e
+
+    def halt(self):
+        """Stops producing, whatever state the test left the broker in."""
+        self.stopping.set()
+        self.thread.join(30)
+        self.p.flush(5)
 
     def stop(self):
         """Stops producing; returns how many records were written (all acknowledged)."""
@@ -414,12 +462,18 @@ class CopierProcess:
         self.proc.kill()
         self.proc.wait()
 
+    def halt(self):
+        """Kills the process if a failed test left it running (stopped ones included)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)
+            self.kill()
+
     def stop(self):
         self.proc.terminate()
         assert self.proc.wait(60) == 0, self.log()[-4000:]
 
 
-def test_exactly_once_copier_group_survives_rebalances_zombies_and_crashes(make_broker, tmp_path):
+def test_exactly_once_copier_group_survives_rebalances_zombies_and_crashes(make_broker, cleanup, tmp_path):
     """The exactly-once copier (eos_copier.py: subscribe with a group, offsets sent with the
     consumer's group metadata) as two instances of one group, through everything that moves
     partitions or interrupts a transaction: a second instance joining, one paused inside a
@@ -430,7 +484,10 @@ def test_exactly_once_copier_group_survives_rebalances_zombies_and_crashes(make_
     parts = 4
     create_topics(broker.bootstrap, {"src": parts, "dst": parts})
     feed = Feed(broker.bootstrap, "src", parts)
+    cleanup(feed.halt)
     a, b = copiers = [CopierProcess(broker, tmp_path, name) for name in ("a", "b")]
+    for c in copiers:
+        cleanup(c.halt)
     logs = lambda: "\n".join(f"--- {c.name}\n{c.log()[-3000:]}" for c in copiers)  # noqa: E731
 
     def wait_for(cond, what, timeout=60, supervise=True):
@@ -495,6 +552,7 @@ def test_exactly_once_copier_group_survives_rebalances_zombies_and_crashes(make_
     # Not a member: it only reads the group's committed offsets (stable ones: librdkafka asks
     # with require_stable and retries while a transactional commit is pending).
     checker = Consumer(conf(broker.bootstrap, **{"group.id": "copier"}))
+    cleanup(checker.close)
 
     def finished():
         try:
@@ -504,7 +562,6 @@ def test_exactly_once_copier_group_survives_rebalances_zombies_and_crashes(make_
         return [tp.offset for tp in got] == src_ends
 
     wait_for(finished, "the group's committed offsets at the end of every input partition", timeout=120)
-    checker.close()
     for c in copiers:
         c.stop()
 
