@@ -5,7 +5,7 @@ DEMO_DIR ?= demo-data
 VENV ?= .venv
 PYTHON ?= python3
 
-.PHONY: all demo test fmt-check clippy test-rust test-std test-uring test-broker test-kill-long bench-rpw bench-broker build clean
+.PHONY: all demo test fmt-check clippy test-rust test-std test-uring test-broker test-kill-long torture fuzz fuzz-seed soak bench-rpw bench-broker build clean
 
 all: build
 
@@ -44,6 +44,15 @@ COPIER_KILLS ?= 300
 SINK_KILLS ?= 60
 test-kill-long:
 	COPIER_KILLS=$(COPIER_KILLS) SINK_KILLS=$(SINK_KILLS) $(CARGO) test -p eoslog --test copier_kill --test sqlite_sink_kill -- --nocapture
+
+## SIGKILL torture with many more kills than `make test` (25): a child under mixed idempotent,
+## transactional and offset-commit load is killed at random moments and an outside oracle checks
+## the directory after every kill. Override with TORTURE_KILLS=... TORTURE_SEED=...
+TORTURE_KILLS ?= 500
+TORTURE_SEED ?= 20260101
+torture:
+	TORTURE_KILLS=$(TORTURE_KILLS) TORTURE_SEED=$(TORTURE_SEED) $(CARGO) test --release -p eoslog \
+		--test sigkill_torture -- --nocapture
 
 ## Read-process-write throughput, exactly-once vs plain (release build).
 bench-rpw:

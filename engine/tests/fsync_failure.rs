@@ -477,7 +477,7 @@ fn a_failed_fsync_is_never_retried_and_trusted() {
 fn sweep_workload(engine: &Engine) -> Vec<(String, Result<(), ErrorCode>)> {
     let mut out = Vec::new();
     for i in 0..24 {
-        let p = (i % 2) as i32;
+        let p = i % 2;
         let value = format!("v{i}");
         let r = engine.partition("t", p).unwrap().append(&batch(&value)).map(|_| ()).map_err(|e| e.code());
         out.push((value, r));
