@@ -5,7 +5,7 @@ DEMO_DIR ?= demo-data
 VENV ?= .venv
 PYTHON ?= python3
 
-.PHONY: all demo test fmt-check clippy test-rust test-std test-uring test-broker test-kill-long torture fuzz fuzz-seed soak bench-rpw bench-broker build clean
+.PHONY: all demo test fmt-check clippy test-rust test-std test-uring test-broker test-kill-long torture fuzz soak bench-rpw bench-broker build clean
 
 all: build
 
@@ -51,8 +51,16 @@ test-kill-long:
 TORTURE_KILLS ?= 500
 TORTURE_SEED ?= 20260101
 torture:
-	TORTURE_KILLS=$(TORTURE_KILLS) TORTURE_SEED=$(TORTURE_SEED) $(CARGO) test --release -p eoslog \
+	TORTURE_KILLS=$(TORTURE_KILLS) TORTURE_SEED=$(TORTURE_SEED) $(CARGO) test -p eoslog \
 		--test sigkill_torture -- --nocapture
+
+## cargo-fuzz targets (fuzz/, its own workspace, nightly toolchain): each target runs for
+## FUZZ_SECONDS from seed corpora; prints executions and CPU seconds per target; a crash fails.
+## Needs `cargo install cargo-fuzz --locked` and a nightly toolchain. FUZZ_TARGETS=... narrows.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?=
+fuzz:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) fuzz/run.sh $(FUZZ_TARGETS)
 
 ## Read-process-write throughput, exactly-once vs plain (release build).
 bench-rpw:
