@@ -214,7 +214,9 @@ impl Engine {
                 continue;
             }
             match TopicPartition::parse_dir_name(&entry.name) {
-                Some(tp) if topics::validate_name(&tp.topic).is_ok() => {
+                Some(tp)
+                    if topics::validate_name(&tp.topic).is_ok() && tp.partition < topics::MAX_PARTITIONS =>
+                {
                     found.entry(tp.topic).or_default().push(tp.partition)
                 }
                 _ => log::warn!("ignoring {} in the data directory: not a partition directory", entry.name),
@@ -572,7 +574,7 @@ impl Engine {
     fn create_topic_internal(&self, name: &str, partitions: i32, config: TopicConfig) -> Result<()> {
         self.check_open()?;
         topics::validate_name(name)?;
-        if !(1..=100_000).contains(&partitions) {
+        if !(1..=topics::MAX_PARTITIONS).contains(&partitions) {
             return Err(Error::InvalidPartitions(partitions as i64));
         }
         let _admin = self.inner.admin.lock();

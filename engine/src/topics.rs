@@ -27,6 +27,10 @@ pub const TRANSACTION_STATE_TOPIC: &str = "__transaction_state";
 pub const CONSUMER_OFFSETS_TOPIC: &str = "__consumer_offsets";
 /// Kafka's maximum topic name length.
 pub const MAX_NAME_LENGTH: usize = 249;
+/// The most partitions a topic can have. Bounds what a topic creation asks for and, at open, what
+/// the metadata file or a partition directory found on disk can make the engine create: a stray
+/// `t-999999999` directory must not make it open a billion partitions.
+pub const MAX_PARTITIONS: i32 = 100_000;
 
 const FORMAT_VERSION: i32 = 0;
 
@@ -170,7 +174,7 @@ impl CheckpointFormat for TopicsFormat {
         let partitions: i32 = partitions
             .parse()
             .ok()
-            .filter(|p| *p > 0)
+            .filter(|p| (1..=MAX_PARTITIONS).contains(p))
             .ok_or_else(|| format!("bad partition count in {line:?}"))?;
         let mut map = BTreeMap::new();
         if overrides != "-" {
