@@ -12,8 +12,10 @@ if [ ${#TARGETS[@]} -eq 0 ]; then
     mapfile -t TARGETS < <(cargo "$TOOLCHAIN" fuzz list | grep -vx seed)
 fi
 cargo "$TOOLCHAIN" fuzz build -O
+# The targets are run straight from the build (so that the CPU time below is fuzzing only).
+BIN="target/$(rustc "$TOOLCHAIN" -vV | sed -n 's/^host: //p')/release"
 # `cargo fuzz build` built the seed generator too (instrumented, which does not matter here).
-"target/$(rustc "$TOOLCHAIN" -vV | sed -n 's/^host: //p')/release/seed" corpus
+"$BIN/seed" corpus
 status=0
 summary=()
 for t in "${TARGETS[@]}"; do
@@ -21,7 +23,7 @@ for t in "${TARGETS[@]}"; do
     mkdir -p "artifacts/$t"
     set +e
     /usr/bin/time -f "%U %S" -o "target/fuzz-$t.time" \
-        cargo "$TOOLCHAIN" fuzz run -O "$t" "corpus/$t" -- \
+        "$BIN/$t" "corpus/$t" -artifact_prefix="artifacts/$t/" \
         -max_total_time="$SECONDS_PER_TARGET" -rss_limit_mb=4096 -timeout=30 -print_final_stats=1 \
         >"$log" 2>&1
     rc=$?

@@ -206,7 +206,21 @@ pub fn write(io: &Arc<dyn IoBackend>, dir: &Path, topics: &BTreeMap<String, Topi
 /// Removes a directory and the regular files and symlinks in it, never following a link and
 /// never descending into subdirectories that are not eoslog's (there are none in a partition
 /// directory; any found are left and reported).
+///
+/// If `dir` itself is not a directory but a symlink (a partition directory swapped for a link
+/// to a directory elsewhere), only the link is removed: listing it would follow it, and its
+/// target's files would be deleted.
 pub fn remove_dir_recursive(io: &dyn IoBackend, dir: &Path) -> Result<()> {
+    match io.metadata(dir).map_err(|e| StorageError::io("stat", dir, e))? {
+        Some(FileType::Dir) | None => {}
+        Some(_) => {
+            log::warn!(
+                "{} is not a directory: removing the entry itself, not what it points to",
+                dir.display()
+            );
+            return io.remove_file(dir).map_err(|e| StorageError::io("remove", dir, e).into());
+        }
+    }
     for entry in io.read_dir(dir).map_err(|e| StorageError::io("read_dir", dir, e))? {
         let p = dir.join(&entry.name);
         match entry.file_type {
