@@ -62,6 +62,14 @@ FUZZ_TARGETS ?=
 fuzz:
 	FUZZ_SECONDS=$(FUZZ_SECONDS) fuzz/run.sh $(FUZZ_TARGETS)
 
+## Soak: a long mixed workload (engine reopened every SOAK_EPOCH_SECONDS) printing RSS and open
+## descriptors every second and asserting both stay flat after warm-up.
+SOAK_SECONDS ?= 300
+SOAK_EPOCH_SECONDS ?= 10
+soak:
+	SOAK_SECONDS=$(SOAK_SECONDS) SOAK_EPOCH_SECONDS=$(SOAK_EPOCH_SECONDS) $(CARGO) test -p eoslog \
+		--test soak -- --ignored --nocapture
+
 ## Read-process-write throughput, exactly-once vs plain (release build).
 bench-rpw:
 	$(CARGO) run --release -p eoslog --example rpw_bench

@@ -763,7 +763,12 @@ impl Engine {
         let mut n = 0;
         for p in self.all_partitions() {
             if p.failure().is_none() {
-                n += p.apply_retention()?;
+                match p.apply_retention() {
+                    Ok(k) => n += k,
+                    // Its topic was deleted since the list was taken: nothing to retain.
+                    Err(_) if p.is_closed() => {}
+                    Err(e) => return Err(e),
+                }
             }
         }
         self.inner.write_checkpoints()?;

@@ -269,6 +269,12 @@ impl PartitionLog {
         Ok(())
     }
 
+    /// Whether the partition was closed (by [`crate::Engine::close`] or because its topic was
+    /// deleted); a closed partition refuses every operation.
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
     fn check_open(&self) -> Result<()> {
         if self.closed.load(Ordering::Acquire) {
             return Err(StorageError::Closed(format!("partition {}", self.tp)).into());
