@@ -16,6 +16,11 @@ cargo "$TOOLCHAIN" fuzz build -O
 BIN="target/$(rustc "$TOOLCHAIN" -vV | sed -n 's/^host: //p')/release"
 # `cargo fuzz build` built the seed generator too (instrumented, which does not matter here).
 "$BIN/seed" corpus
+# Scratch data directories of the targets, removed at the end.
+SCRATCH_PARENT=/dev/shm
+[ -d "$SCRATCH_PARENT" ] || SCRATCH_PARENT="${TMPDIR:-/tmp}"
+export EOSLOG_FUZZ_SCRATCH="$(mktemp -d "$SCRATCH_PARENT/eoslog-fuzz-run.XXXXXX")"
+trap 'rm -rf "$EOSLOG_FUZZ_SCRATCH"' EXIT
 status=0
 summary=()
 for t in "${TARGETS[@]}"; do

@@ -5,7 +5,10 @@ mod common;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use eoslog::{Engine, EngineConfig, RecordBatchBuilder};
+use eoslog::producer::{SnapshotEntry, decode_snapshot, encode_snapshot};
+use eoslog::{
+    Engine, EngineConfig, IsolationLevel, Producer, ProducerConfig, ProducerRecord, RecordBatchBuilder,
+};
 
 /// Found by the soak run: `Engine::run_retention` walks a snapshot of the partitions, and one
 /// whose topic was deleted meanwhile answered `Closed`, failing the whole call. A concurrently
@@ -36,4 +39,94 @@ fn retention_racing_topic_deletion_does_not_fail() {
     });
     assert!(rounds.load(Ordering::Relaxed) > 0);
     engine.close().unwrap();
+}
+
+/// Writes `edit`ed entries of the partition's newest producer snapshot back (with a valid CRC).
+fn forge_latest_snapshot(pdir: &std::path::Path, edit: impl Fn(&mut Vec<SnapshotEntry>)) {
+    let mut snapshots: Vec<_> = std::fs::read_dir(pdir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "snapshot"))
+        .collect();
+    snapshots.sort();
+    let latest = snapshots.last().expect("a snapshot");
+    let mut entries = decode_snapshot(&std::fs::read(latest).unwrap()).unwrap();
+    edit(&mut entries);
+    std::fs::write(latest, encode_snapshot(&entries)).unwrap();
+}
+
+/// Found by the `snapshot_load` fuzz target: a CRC-valid producer snapshot whose entry claims
+/// an open transaction starting inside another batch (here: offset 1, inside a plain batch
+/// 0..2) pinned the last stable offset at 1 forever, and a read_committed reader made no
+/// progress. Snapshots that disagree with the log are now discarded and producer state is
+/// rebuilt by replaying the log.
+#[test]
+fn a_forged_snapshot_cannot_pin_the_last_stable_offset() {
+    type Forge = fn(&mut Vec<SnapshotEntry>, i64);
+    let forgeries: [(&str, Forge); 4] = [
+        ("open transaction inside a plain batch", |es, pid| {
+            es.iter_mut().filter(|e| e.producer_id == pid).for_each(|e| e.current_txn_first_offset = 1)
+        }),
+        ("open transaction of a producer that never wrote", |es, _| {
+            es.push(SnapshotEntry {
+                producer_id: 4242,
+                producer_epoch: 0,
+                last_sequence: 0,
+                last_offset: 0,
+                offset_delta: 0,
+                timestamp: 0,
+                coordinator_epoch: 0,
+                current_txn_first_offset: 0,
+            })
+        }),
+        ("last offset past the snapshot", |es, pid| {
+            es.iter_mut().filter(|e| e.producer_id == pid).for_each(|e| {
+                e.last_offset = 2_305_673_684_423_016_447;
+                e.current_txn_first_offset = 1;
+            })
+        }),
+        ("open transaction after the producer's last batch", |es, pid| {
+            es.iter_mut()
+                .filter(|e| e.producer_id == pid)
+                .for_each(|e| e.current_txn_first_offset = e.last_offset + 1)
+        }),
+    ];
+    for (what, forge) in forgeries {
+        for clean in [true, false] {
+            let tmp = common::scratch_dir();
+            let dir = tmp.path().join("data");
+            let engine = common::open(&dir);
+            engine.create_topic("t", 1, common::small_topic()).unwrap();
+            let log = engine.partition("t", 0).unwrap();
+            log.append(&common::batch("plain", 3)).unwrap();
+            let p = Producer::new(
+                &engine,
+                ProducerConfig::from_pairs(&[("transactional.id", "x"), ("linger.ms", "0")]).unwrap(),
+            )
+            .unwrap();
+            p.init_transactions().unwrap();
+            p.begin_transaction().unwrap();
+            p.send(ProducerRecord::new("t", "committed").partition(0)).unwrap();
+            p.commit_transaction().unwrap();
+            let pid = p.producer_id_and_epoch().unwrap().producer_id;
+            p.close().unwrap();
+            log.append(&common::batch("tail", 2)).unwrap();
+            drop(log);
+            engine.close().unwrap();
+            forge_latest_snapshot(&dir.join("t-0"), |es| forge(es, pid));
+            if !clean {
+                std::fs::remove_file(dir.join(eoslog::CLEAN_SHUTDOWN_FILE)).unwrap();
+            }
+            let engine = common::open(&dir);
+            let log = engine.partition("t", 0).unwrap();
+            assert_eq!(
+                log.last_stable_offset(),
+                log.log_end_offset(),
+                "{what} (clean = {clean}): the last stable offset is pinned"
+            );
+            let values = common::values(&engine, "t", 0, IsolationLevel::ReadCommitted);
+            assert_eq!(values.len(), 6, "{what} (clean = {clean}): {values:?}");
+            engine.close().unwrap();
+        }
+    }
 }

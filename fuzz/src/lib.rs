@@ -13,8 +13,13 @@ use eoslog::{
 /// The topic every template holds (one partition).
 pub const TOPIC: &str = "t";
 
-/// A scratch directory: on `/dev/shm` when there is one (no disk I/O per input).
+/// A scratch directory: under `$EOSLOG_FUZZ_SCRATCH` when set (`run.sh` sets it and removes it
+/// afterwards: the templates live in statics that are never dropped, and a crashing input
+/// leaves its directory behind), else on `/dev/shm` when there is one (no disk I/O per input).
 pub fn scratch() -> tempfile::TempDir {
+    if let Some(root) = std::env::var_os("EOSLOG_FUZZ_SCRATCH") {
+        return tempfile::Builder::new().prefix("eoslog-fuzz").tempdir_in(root).expect("a scratch directory");
+    }
     let shm = Path::new("/dev/shm");
     if shm.is_dir()
         && let Ok(dir) = tempfile::Builder::new().prefix("eoslog-fuzz").tempdir_in(shm)
