@@ -130,3 +130,58 @@ fn a_forged_snapshot_cannot_pin_the_last_stable_offset() {
         }
     }
 }
+
+/// Found by the `index_load` fuzz target: a clean open trusts an offset index on Kafka's checks
+/// of its last entries, and an entry for the base offset pointing at a later batch made a read
+/// at offset 0 start there, silently skipping every record in between. An index entry is now
+/// checked against the batch header at its position before the scan starts from it.
+#[test]
+fn a_damaged_offset_index_cannot_make_a_read_skip_records() {
+    let tmp = common::scratch_dir();
+    let dir = tmp.path().join("data");
+    let engine = common::open(&dir);
+    engine.create_topic_with("t", 1, &[("index.interval.bytes", "1")]).unwrap();
+    let log = engine.partition("t", 0).unwrap();
+    for i in 0..10 {
+        log.append(&common::batch(&format!("b{i}"), 3)).unwrap();
+    }
+    drop(log);
+    engine.close().unwrap();
+    let pdir = dir.join("t-0");
+    let segment = std::fs::read(pdir.join("00000000000000000000.log")).unwrap();
+    let positions: Vec<(u32, i64, i64)> = eoslog::batch::batches(&segment)
+        .scan(0u32, |pos, b| {
+            let b = b.unwrap();
+            let at = *pos;
+            *pos += b.size() as u32;
+            Some((at, b.base_offset(), b.last_offset()))
+        })
+        .collect();
+    assert_eq!(positions.len(), 10);
+    let entry = |rel: u32, pos: u32| [rel.to_be_bytes(), pos.to_be_bytes()].concat();
+    let forgeries: [(&str, Vec<u8>); 3] = [
+        ("offset 0 at batch 5", entry(0, positions[5].0)),
+        (
+            "offset 4 at batch 7, then offset 20 at batch 8",
+            [entry(4, positions[7].0), entry(20, positions[8].0)].concat(),
+        ),
+        ("offset 2 in the middle of batch 3", entry(2, positions[3].0 + 7)),
+    ];
+    let all: Vec<String> = (0..10).flat_map(|i| (0..3).map(move |k| format!("b{i}-{k}"))).collect();
+    for (what, index) in forgeries {
+        std::fs::write(pdir.join("00000000000000000000.index"), &index).unwrap();
+        let engine = common::open(&dir);
+        assert_eq!(common::values(&engine, "t", 0, IsolationLevel::ReadUncommitted), all, "{what}");
+        let log = engine.partition("t", 0).unwrap();
+        for offset in [0, 1, 4, 13, 29] {
+            let data = log.read(offset, 1, IsolationLevel::ReadUncommitted).unwrap();
+            let first = data.records.batches().next().unwrap().unwrap();
+            assert!(
+                first.base_offset() <= offset && offset <= first.last_offset(),
+                "{what}: read at {offset}"
+            );
+        }
+        drop(log);
+        engine.close().unwrap();
+    }
+}
