@@ -150,6 +150,20 @@ impl Heartbeater {
         }
     }
 
+    /// The member's group metadata as it is now (the same as [`GroupMember::group_metadata`]),
+    /// readable from any thread — also while the member is inside
+    /// [`GroupMember::ensure_active_group`], where the generation changes as soon as the
+    /// JoinGroup answer arrives, before the rebalance callbacks run.
+    pub fn group_metadata(&self) -> ConsumerGroupMetadata {
+        let (member_id, generation_id) = self.shared.identity.lock().clone();
+        ConsumerGroupMetadata {
+            group_id: self.group_id.clone(),
+            generation_id,
+            member_id,
+            group_instance_id: self.instance.clone(),
+        }
+    }
+
     /// Waits up to `timeout` for the group to start a rebalance after the member's
     /// generation; returns whether it did (then heartbeat, and the member rejoins). Without a
     /// generation (the member is joining) it just waits `timeout`.
