@@ -259,7 +259,8 @@ pub enum OffsetReset {
 pub struct ConsumerConfig {
     /// `group.id`: needed to commit and fetch committed offsets (default none).
     pub group_id: Option<String>,
-    /// `group.instance.id`: static membership id carried in the group metadata.
+    /// `group.instance.id`: makes a subscribed consumer a static member (KIP-345): a restarted
+    /// instance takes its place back without a rebalance, and closing does not leave the group.
     pub group_instance_id: Option<String>,
     /// `isolation.level` (default **read_committed** for eoslog's clients; Kafka's default is
     /// read_uncommitted).

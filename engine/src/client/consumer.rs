@@ -124,6 +124,7 @@ struct State {
 ///
 /// When nothing is readable, `poll` sleeps on a [`ReadWaiter`] registered with every assigned
 /// partition: an append, a marker or a high-watermark move wakes it at once, without polling.
+/// A subscribed consumer's heartbeat thread wakes it too when the group starts a rebalance.
 /// The only timed waits are the retries of a committed-offset fetch while a transactional
 /// commit of the group is pending (at most 20 ms apart).
 ///
@@ -664,7 +665,9 @@ impl Consumer {
         if poll_expired || requested {
             // Is the member still in the group? The answer marks its partitions lost if not.
             if let Err(e) = m.member.heartbeat() {
-                control.set_fatal(&e);
+                if e.code() == ErrorCode::FencedInstanceId {
+                    control.set_fatal(&e);
+                }
                 return Err(e);
             }
             if requested {
