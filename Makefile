@@ -5,7 +5,7 @@ DEMO_DIR ?= demo-data
 VENV ?= .venv
 PYTHON ?= python3
 
-.PHONY: all demo test fmt-check clippy test-rust test-std test-uring test-broker test-kill-long bench-rpw bench-broker build clean
+.PHONY: all demo test fmt-check clippy test-rust test-std test-uring test-broker test-kill-long bench-rpw bench-rebalance-copier bench-broker build clean
 
 all: build
 
@@ -38,16 +38,24 @@ test-uring:
 		echo "io_uring is not available on this machine: the io_uring pass is skipped (std passed)"; \
 	fi
 
-## The client crash tests with many more SIGKILLs than `make test` (20 for the copier, 8 for
-## the SQLite sink). Override with COPIER_KILLS=... SINK_KILLS=...
+## The client crash tests with many more SIGKILLs than `make test` (20 for the copier, 5 for
+## the group copier, 8 for the SQLite sink). Override with COPIER_KILLS=... GROUP_COPIER_KILLS=...
+## SINK_KILLS=...
 COPIER_KILLS ?= 300
+GROUP_COPIER_KILLS ?= 60
 SINK_KILLS ?= 60
 test-kill-long:
-	COPIER_KILLS=$(COPIER_KILLS) SINK_KILLS=$(SINK_KILLS) $(CARGO) test -p eoslog --test copier_kill --test sqlite_sink_kill -- --nocapture
+	COPIER_KILLS=$(COPIER_KILLS) GROUP_COPIER_KILLS=$(GROUP_COPIER_KILLS) SINK_KILLS=$(SINK_KILLS) \
+		$(CARGO) test -p eoslog --test copier_kill --test sqlite_sink_kill -- --nocapture
 
 ## Read-process-write throughput, exactly-once vs plain (release build).
 bench-rpw:
 	$(CARGO) run --release -p eoslog --example rpw_bench
+
+## Group copier throughput with a member leaving and rejoining every 3 s vs a steady group
+## (release build).
+bench-rebalance-copier:
+	$(CARGO) run --release -p eoslog --example rebalance_copier_bench
 
 ## The Kafka-protocol broker example against a real Kafka client (librdkafka via confluent-kafka
 ## from PyPI, in $(VENV)). Same cargo flags as test-std, so the broker binary built there is
