@@ -101,7 +101,16 @@ pub fn classify(path: &Path) -> CliResult<LogPath> {
         return Ok(LogPath::PartitionDir);
     }
     let has_root_file = entries.iter().any(|(n, d)| !d && ROOT_FILES.contains(&n.as_str()));
-    let has_partition_dirs = entries.iter().any(|(n, d)| *d && TopicPartition::parse_dir_name(n).is_some());
+    // A subdirectory counts only if it is named like a partition *and* holds log files
+    // (`/etc` has `dbus-1`, which is no partition).
+    let has_partition_dirs = entries.iter().any(|(n, d)| {
+        *d && TopicPartition::parse_dir_name(n).is_some()
+            && list_dir(&path.join(n)).is_ok_and(|files| {
+                files.iter().any(|(f, is_dir)| {
+                    !is_dir && (is_segment_file(f) || PARTITION_FILES.contains(&f.as_str()))
+                })
+            })
+    });
     if has_root_file || has_partition_dirs {
         return Ok(LogPath::DataDir);
     }

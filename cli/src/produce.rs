@@ -49,6 +49,9 @@ pub struct ProduceArgs {
     /// Print where each record landed, as JSON lines {"topic","partition","offset"}.
     #[arg(long)]
     pub print_offsets: bool,
+    /// How long to wait for a data directory another process holds (e.g. `consume --follow`).
+    #[arg(long, default_value_t = 10_000)]
+    pub wait_lock_ms: u64,
     /// Extra producer settings with Kafka's names, e.g. -X linger.ms=0 -X compression.type=zstd.
     #[arg(short = 'X', value_name = "KEY=VALUE", value_parser = parse_pair)]
     pub config: Vec<(String, String)>,
@@ -94,7 +97,11 @@ pub fn run(args: &ProduceArgs) -> CliResult {
         }
         None => Box::new(BufReader::new(std::io::stdin())),
     };
-    let engine = open_engine(&args.data, args.durability)?;
+    let engine = crate::consume::open_waiting(
+        &args.data,
+        args.durability,
+        std::time::Duration::from_millis(args.wait_lock_ms),
+    )?;
     let result = produce(&engine, args, reader);
     let closed = engine.close().map_err(CliError::from);
     let n = result?;
@@ -151,6 +158,9 @@ fn produce(engine: &Engine, args: &ProduceArgs, reader: Box<dyn BufRead>) -> Cli
     let mut out = std::io::BufWriter::new(stdout.lock());
     let end_txn = |producer: &Producer, stats: &mut Produced| -> CliResult<()> {
         if args.abort {
+            // Append first, so that the aborted records are really in the log (hidden by
+            // read_committed, shown by read_uncommitted) rather than dropped unsent.
+            producer.flush()?;
             producer.abort_transaction()?;
             stats.aborted_txns += 1;
         } else {

@@ -22,7 +22,7 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 
 use eoslog::client::{ConsumerRecord, ProducerRecord};
 
@@ -226,39 +226,67 @@ pub fn parse_line(line: &str, default: Encoding) -> Result<InputRecord, String> 
     Ok(InputRecord { key, value, headers, partition, timestamp })
 }
 
-/// One consumed record as a JSON object (one output line of `consume`).
-pub fn record_to_json(r: &ConsumerRecord, mode: OutputEncoding) -> Value {
+/// One output line of `consume`, fields in this order.
+#[derive(Debug, serde::Serialize)]
+struct OutputRecord<'a> {
+    topic: &'a str,
+    partition: i32,
+    offset: i64,
+    timestamp: i64,
+    timestamp_type: &'static str,
+    key: Value,
+    key_encoding: Value,
+    value: Value,
+    value_encoding: Value,
+    headers: Vec<OutputHeader<'a>>,
+    producer_id: i64,
+    producer_epoch: i16,
+    sequence: i32,
+    is_transactional: bool,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct OutputHeader<'a> {
+    key: &'a str,
+    value: Value,
+    value_encoding: Value,
+}
+
+/// One consumed record as a JSON line (without the newline).
+pub fn record_to_json(r: &ConsumerRecord, mode: OutputEncoding) -> String {
     let (key, key_encoding) = bytes_to_json(r.key.as_deref(), mode);
     let (value, value_encoding) = bytes_to_json(r.value.as_deref(), mode);
-    let headers: Vec<Value> = r
+    let headers = r
         .headers
         .iter()
         .map(|(k, v)| {
             let (value, value_encoding) = bytes_to_json(v.as_deref(), mode);
-            json!({"key": k, "value": value, "value_encoding": value_encoding})
+            OutputHeader { key: k, value, value_encoding }
         })
         .collect();
-    let mut m = Map::new();
-    m.insert("topic".into(), json!(r.topic));
-    m.insert("partition".into(), json!(r.partition));
-    m.insert("offset".into(), json!(r.offset));
-    m.insert("timestamp".into(), json!(r.timestamp));
-    m.insert("timestamp_type".into(), json!(r.timestamp_type.as_str()));
-    m.insert("key".into(), key);
-    m.insert("key_encoding".into(), key_encoding);
-    m.insert("value".into(), value);
-    m.insert("value_encoding".into(), value_encoding);
-    m.insert("headers".into(), Value::Array(headers));
-    m.insert("producer_id".into(), json!(r.producer_id));
-    m.insert("producer_epoch".into(), json!(r.producer_epoch));
-    m.insert("sequence".into(), json!(r.sequence));
-    m.insert("is_transactional".into(), json!(r.is_transactional));
-    Value::Object(m)
+    let out = OutputRecord {
+        topic: &r.topic,
+        partition: r.partition,
+        offset: r.offset,
+        timestamp: r.timestamp,
+        timestamp_type: r.timestamp_type.as_str(),
+        key,
+        key_encoding,
+        value,
+        value_encoding,
+        headers,
+        producer_id: r.producer_id,
+        producer_epoch: r.producer_epoch,
+        sequence: r.sequence,
+        is_transactional: r.is_transactional,
+    };
+    serde_json::to_string(&out).unwrap_or_else(|e| format!("{{\"error\": {:?}}}", e.to_string()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn hex_round_trip() {

@@ -17,6 +17,10 @@ pub struct VerifyArgs {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Count warnings (leftovers of interrupted operations, unknown files, offset gaps, ...)
+    /// as problems too: exit 6 if there is any.
+    #[arg(long)]
+    pub strict: bool,
     /// Also print informational findings.
     #[arg(long, short = 'v')]
     pub verbose: bool,
@@ -49,6 +53,12 @@ pub fn run(args: &VerifyArgs) -> CliResult {
         write_text(&mut out, &report, args.verbose).map_err(stdout_error)?;
     }
     out.flush().map_err(stdout_error)?;
+    if args.strict && report.ok() && report.warnings() > 0 {
+        return Err(CliError::new(
+            Class::Damaged,
+            format!("{} warning(s) found in {} (--strict)", report.warnings(), args.path.display()),
+        ));
+    }
     if report.ok() {
         Ok(())
     } else {
