@@ -11,11 +11,13 @@
 //!
 //! Every failure has a class and an exit status of its own (see [`error::EXIT_CODES_HELP`]).
 
+mod bench;
 mod consume;
 mod demo;
 mod dump;
 mod error;
 mod paths;
+mod plot;
 mod produce;
 mod records;
 mod verify;
@@ -58,6 +60,11 @@ enum Cmd {
     /// state. Exits 6 if any error is found.
     #[command(after_help = error::EXIT_CODES_HELP)]
     Verify(verify::VerifyArgs),
+    /// Run the standard workloads W1–W7, each with its baselines (plain sequential writes,
+    /// the commitlog crate, SQLite, eoslog io_uring vs std) measured in the same run; print the
+    /// medians and ratios as a table (or --json) and optionally draw a chart (--plot).
+    #[command(after_help = error::EXIT_CODES_HELP)]
+    Bench(bench::BenchArgs),
     /// The child process of the demo's crash step (killed on purpose).
     #[command(name = "__crash-child", hide = true)]
     CrashChild(demo::CrashChildArgs),
@@ -70,6 +77,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Cmd::Consume(a) => consume::run(&a),
         Cmd::Dump(a) => dump::run(&a),
         Cmd::Verify(a) => verify::run(&a),
+        Cmd::Bench(a) => bench::run(&a),
         Cmd::CrashChild(a) => demo::crash_child(&a),
     }
 }
