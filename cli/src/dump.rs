@@ -129,6 +129,58 @@ fn problems_of(f: &DumpedFile) -> Vec<String> {
     out
 }
 
+/// Which internal topic a file belongs to, from its partition directory's name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Internal {
+    TransactionState,
+    ConsumerOffsets,
+}
+
+fn internal_topic(path: &Path) -> Option<Internal> {
+    let dir = path.parent()?.file_name()?.to_str()?;
+    let tp = eoslog::TopicPartition::parse_dir_name(dir)?;
+    match tp.topic.as_str() {
+        eoslog::topics::TRANSACTION_STATE_TOPIC => Some(Internal::TransactionState),
+        eoslog::topics::CONSUMER_OFFSETS_TOPIC => Some(Internal::ConsumerOffsets),
+        _ => None,
+    }
+}
+
+/// Decodes a record of `__transaction_state` or `__consumer_offsets` (Kafka's
+/// `--transaction-log-decoder` / `--offsets-decoder`), as text.
+fn decode_internal(kind: Internal, r: &DumpedRecord) -> Option<String> {
+    let key = r.key.as_deref()?;
+    Some(match kind {
+        Internal::TransactionState => match eoslog::txn::log_format::read_record(key, r.value.as_deref()) {
+            Ok(rec) => format!("{rec:?}"),
+            Err(e) => format!("undecodable: {e}"),
+        },
+        Internal::ConsumerOffsets => {
+            let k = match eoslog::offsets::decode_key(key) {
+                Ok(k) => k,
+                Err(e) => return Some(format!("undecodable key: {e}")),
+            };
+            let v = match (&k, r.value.as_deref()) {
+                (_, None) => "tombstone".to_string(),
+                (eoslog::offsets::OffsetsKey::OffsetCommit(_), Some(v)) => {
+                    match eoslog::offsets::format::OffsetCommitValue::decode(v) {
+                        Ok(v) => format!("{v:?}"),
+                        Err(e) => format!("undecodable value: {e}"),
+                    }
+                }
+                (eoslog::offsets::OffsetsKey::GroupMetadata { .. }, Some(v)) => {
+                    match eoslog::offsets::GroupMetadataValue::decode(v) {
+                        Ok(v) => format!("{v:?}"),
+                        Err(e) => format!("undecodable value: {e}"),
+                    }
+                }
+                (_, Some(_)) => "(value of an unknown record kind)".to_string(),
+            };
+            format!("{k:?} => {v}")
+        }
+    })
+}
+
 fn quoted(bytes: Option<&[u8]>, enc: OutputEncoding) -> String {
     match bytes_to_json(bytes, enc) {
         (Value::Null, _) => "null".into(),
@@ -181,6 +233,7 @@ fn write_record_line(
     b: &DumpedBatch,
     r: &DumpedRecord,
     enc: OutputEncoding,
+    internal: Option<Internal>,
 ) -> std::io::Result<()> {
     let seq = if b.base_sequence < 0 {
         -1
@@ -214,6 +267,9 @@ fn write_record_line(
         for (k, v) in &r.headers {
             write!(out, " header: {}={}", Value::String(k.clone()), quoted(v.as_deref(), enc))?;
         }
+        if let Some(decoded) = internal.and_then(|kind| decode_internal(kind, r)) {
+            write!(out, " decoded: {decoded}")?;
+        }
     }
     writeln!(out)
 }
@@ -228,7 +284,13 @@ fn write_text(out: &mut impl Write, path: &Path, f: &DumpedFile, enc: OutputEnco
             for b in batches {
                 write_batch_line(out, b)?;
                 for r in b.records.iter().flatten() {
-                    write_record_line(out, b, r, enc)?;
+                    write_record_line(
+                        out,
+                        b,
+                        r,
+                        enc,
+                        if b.is_control { None } else { internal_topic(path) },
+                    )?;
                 }
             }
             if let Some((bytes, why)) = trailing {
@@ -296,7 +358,7 @@ fn write_text(out: &mut impl Write, path: &Path, f: &DumpedFile, enc: OutputEnco
     Ok(())
 }
 
-fn record_json(r: &DumpedRecord, enc: OutputEncoding) -> Value {
+fn record_json(r: &DumpedRecord, enc: OutputEncoding, internal: Option<Internal>) -> Value {
     let (key, key_encoding) = bytes_to_json(r.key.as_deref(), enc);
     let (value, value_encoding) = bytes_to_json(r.value.as_deref(), enc);
     let headers: Vec<Value> = r
@@ -307,7 +369,9 @@ fn record_json(r: &DumpedRecord, enc: OutputEncoding) -> Value {
             json!({"key": k, "value": value, "value_encoding": value_encoding})
         })
         .collect();
+    let decoded = internal.and_then(|kind| decode_internal(kind, r));
     json!({
+        "decoded": decoded,
         "offset": r.offset,
         "timestamp": r.timestamp,
         "timestamp_delta": r.timestamp_delta,
@@ -317,7 +381,7 @@ fn record_json(r: &DumpedRecord, enc: OutputEncoding) -> Value {
     })
 }
 
-fn batch_json(b: &DumpedBatch, enc: OutputEncoding) -> Value {
+fn batch_json(b: &DumpedBatch, enc: OutputEncoding, internal: Option<Internal>) -> Value {
     let mut v = json!({
         "position": b.position,
         "size_bytes": b.size,
@@ -346,7 +410,15 @@ fn batch_json(b: &DumpedBatch, enc: OutputEncoding) -> Value {
         "error": b.error,
     });
     if let (Some(records), Value::Object(m)) = (&b.records, &mut v) {
-        m.insert("records".into(), Value::Array(records.iter().map(|r| record_json(r, enc)).collect()));
+        m.insert(
+            "records".into(),
+            Value::Array(
+                records
+                    .iter()
+                    .map(|r| record_json(r, enc, if b.is_control { None } else { internal }))
+                    .collect(),
+            ),
+        );
     }
     v
 }
@@ -375,7 +447,7 @@ fn file_json(path: &Path, f: &DumpedFile, enc: OutputEncoding) -> Value {
     match f {
         DumpedFile::Log { batches, trailing } => json!({
             "path": p, "name": name, "type": "log",
-            "batches": batches.iter().map(|b| batch_json(b, enc)).collect::<Vec<_>>(),
+            "batches": batches.iter().map(|b| batch_json(b, enc, internal_topic(path))).collect::<Vec<_>>(),
             "trailing": trailing.as_ref().map(|(n, why)| json!({"bytes": n, "reason": why})),
         }),
         DumpedFile::OffsetIndex { base_offset, entries, trailing_bytes } => json!({

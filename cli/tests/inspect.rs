@@ -255,6 +255,10 @@ fn dump_and_verify_never_modify_what_they_read() {
         &["produce", "-d", d, "-t", "t", "--transactional-id", "x", "--transaction-size", "7"],
         &input,
     ));
+    // Internal topics are decoded (kafka-dump-log's --transaction-log-decoder).
+    let txn_state = data.join("__transaction_state-0");
+    let decoded = ok(&run(&["dump", "--deep", txn_state.to_str().unwrap()]));
+    assert!(decoded.contains("decoded: Transaction { transactional_id: \"x\""), "{decoded}");
     let fixture = tmp.path().join("transactions-0");
     copy_dir(&fixtures().join("transactions-0"), &fixture);
     for dir in [&data, &fixture] {
