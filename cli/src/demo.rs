@@ -636,9 +636,13 @@ pub fn run(args: &DemoArgs) -> CliResult {
     engine.create_topic(PAYMENTS, 1, Default::default())?;
     println!("eoslog demo — Kafka's exactly-once guarantees, end to end, on this machine");
     println!(
-        "data directory: {} (I/O: {:?}, durability: none) · {} records\n",
+        "data directory: {} (I/O: {}, durability: none) · {} records\n",
         args.data.display(),
-        engine.io_kind(),
+        match engine.io_kind() {
+            eoslog::io::IoKind::Uring => "io_uring".to_string(),
+            eoslog::io::IoKind::Std => "pwrite".to_string(),
+            other => format!("{other:?}").to_lowercase(),
+        },
         n(args.records)
     );
 

@@ -51,11 +51,13 @@ impl Class {
     }
 }
 
-/// The exit-status table shown at the end of `eoslog --help`.
-pub const EXIT_CODES_HELP: &str = "\
+/// The exit-status table, as a literal for `concat!` (see [`EXIT_CODES_HELP`]).
+macro_rules! exit_codes_help {
+    () => {
+        "\
 Exit status:
   0   success
-  1   a check failed (demo) or the engine refused the operation (unknown topic, fenced producer, ...)
+  1   a demo check failed, or the engine refused the operation (unknown topic, fenced producer)
   2   usage error: unknown flag, missing or invalid argument
   3   the path does not exist
   4   the path cannot be read (permission denied, not a directory, I/O error)
@@ -63,7 +65,12 @@ Exit status:
   6   damaged data: verify found errors, dump met a corrupt batch or file, or recovery refused
   7   the data directory is locked by another eoslog process
   8   bad input: a line given to `produce` is not a valid JSON record
-  70  internal error (a bug; please report it)";
+  70  internal error (a bug; please report it)"
+    };
+}
+
+/// The exit-status table shown at the end of `eoslog --help`.
+pub const EXIT_CODES_HELP: &str = exit_codes_help!();
 
 /// An error with its class and a message for the user.
 #[derive(Debug)]

@@ -11,15 +11,18 @@
 //!
 //! Every failure has a class and an exit status of its own (see [`error::EXIT_CODES_HELP`]).
 
+#[macro_use]
+mod error;
+#[macro_use]
+mod records;
+
 mod bench;
 mod consume;
 mod demo;
 mod dump;
-mod error;
 mod paths;
 mod plot;
 mod produce;
-mod records;
 mod verify;
 
 use clap::{Parser, Subcommand};
@@ -44,11 +47,11 @@ enum Cmd {
     /// Append JSON lines from standard input to a topic (idempotent, or transactional with
     /// --transactional-id). Line format: {"key", "value", "headers", "partition",
     /// "timestamp"}; bytes as UTF-8 text, or base64/hex with "key_encoding"/"value_encoding".
-    #[command(after_help = error::EXIT_CODES_HELP)]
+    #[command(after_help = concat!(record_format_help!(), "\n\n", exit_codes_help!()))]
     Produce(produce::ProduceArgs),
     /// Print a topic's records as JSON lines (read_committed by default); the output is valid
     /// `produce` input.
-    #[command(after_help = error::EXIT_CODES_HELP)]
+    #[command(after_help = concat!(record_format_help!(), "\n\n", exit_codes_help!()))]
     Consume(consume::ConsumeArgs),
     /// Decode log files like Kafka's kafka-dump-log: batch headers, records (--deep), control
     /// markers, index, time index, transaction index, producer snapshots and checkpoints.

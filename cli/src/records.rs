@@ -20,6 +20,24 @@
 //! (`--encoding auto`, the default), or always `base64` / `hex`; it always writes the
 //! `*_encoding` fields, so its output is valid `produce` input.
 
+/// The JSON-lines record format, for `produce --help` and `consume --help`.
+macro_rules! record_format_help {
+    () => {
+        "\
+Record format (one JSON object per line):
+  {\"key\": \"customer-7\", \"value\": \"shipped\", \"headers\": [{\"key\": \"trace\", \"value\": \"abc\"}],
+   \"partition\": 0, \"timestamp\": 1767225600000}
+  Bytes are binary-safe: \"key\", \"value\" and header values are strings in the encoding named by
+  \"key_encoding\" / \"value_encoding\" (inside a header: \"value_encoding\"): utf8 (the text), base64
+  (standard, padded) or hex. Without one, produce uses --encoding (utf8). null is a null key, value
+  or header value. produce also takes any other JSON value as a value (its compact JSON text is
+  stored) and headers as an object {\"name\": \"value\"}. consume writes utf8 when the bytes are
+  valid UTF-8, else base64 (--encoding auto), always writes the *_encoding fields, and adds topic,
+  offset, timestamp_type, producer_id, producer_epoch, sequence and is_transactional; its output is
+  valid produce input."
+    };
+}
+
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::Value;
