@@ -12,9 +12,9 @@ all: build
 build:
 	$(CARGO) build --workspace
 
-## The main job on a local data directory.
+## The main job on a local data directory: `eoslog demo` (a previous demo directory is replaced).
 demo:
-	$(CARGO) run --release -p eoslog --example demo -- $(DEMO_DIR)
+	$(CARGO) run --release -p eoslog-cli -- demo --data $(DEMO_DIR)
 
 ## Everything CI checks.
 test: fmt-check clippy test-rust test-broker
