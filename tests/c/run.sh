@@ -19,13 +19,19 @@ CXX=${CXX:-c++}
 NATIVE_LIBS="-lgcc_s -lutil -lrt -lpthread -lm -ldl -lc"
 CFLAGS="-std=c99 -Wall -Wextra -Werror -pedantic -g -Iinclude -Itests/c"
 CXXFLAGS="-std=c++11 -Wall -Wextra -Werror -pedantic -g -Iinclude"
-SO_LINK="-L$LIB_DIR -Wl,-rpath,$PWD/$LIB_DIR -leoslog -lpthread"
+# libeoslog.so's SONAME is its exact version: link through a directory that also has that name.
+VERSION=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+SO_DIR="$PWD/$OUT/lib"
+SO_LINK="-L$SO_DIR -Wl,-rpath,$SO_DIR -leoslog -lpthread"
 ASAN_FLAGS="-fsanitize=address -fno-omit-frame-pointer"
 
 mkdir -p "$OUT"
 for lib in "$LIB_DIR/libeoslog.so" "$LIB_DIR/libeoslog.a"; do
   [ -f "$lib" ] || { echo "run.sh: $lib is missing: build it with cargo build -p eoslog-ffi" >&2; exit 1; }
 done
+mkdir -p "$SO_DIR"
+ln -sf "$PWD/$LIB_DIR/libeoslog.so" "$SO_DIR/libeoslog.so"
+ln -sf "$PWD/$LIB_DIR/libeoslog.so" "$SO_DIR/libeoslog.so.$VERSION"
 
 passed=0
 failed=0
