@@ -34,6 +34,12 @@ impl FileMap {
         // mapped; eoslog itself only resizes an index after dropping its map. The length was
         // checked against the file size above, so every mapped page is backed by the file.
         let map = unsafe { memmap2::MmapOptions::new().len(len).map_mut(file)? };
+        // Index entries are touched one page at a time (appends at the end, binary searches);
+        // without this hint the first write into a fresh, sparse 10 MiB index makes the kernel
+        // read ahead (zero-fill) megabytes: measured at 7–26 ms per new index file.
+        if let Err(e) = map.advise(memmap2::Advice::Random) {
+            log::debug!("madvise(MADV_RANDOM) on an index map failed: {e}");
+        }
         Ok(FileMap { map })
     }
 }
