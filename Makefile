@@ -118,7 +118,7 @@ install:
 ## Append throughput through the C ABI against the Rust API on the same batches, in one run
 ## (release build; a report, not a test).
 bench-ffi:
-	$(CARGO) build --release -p eoslog-ffi --example append_bench
+	$(CARGO) build --release -p eoslog-ffi --lib --example append_bench
 	cc -O2 -std=c99 -Iinclude ffi-c/bench/append_bench.c -o target/release/c_append_bench \
 		target/release/libeoslog.a -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
 	ffi-c/bench/compare.sh target/release/c_append_bench target/release/examples/append_bench

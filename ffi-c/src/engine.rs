@@ -32,6 +32,7 @@ pub(crate) struct EngineRef {
 
 impl EngineRef {
     /// The engine, unless it was closed.
+    #[inline]
     pub(crate) fn get(&self) -> FfiResult<&Engine> {
         if self.closed.load(Ordering::Acquire) {
             return Err(FfiError::closed("the engine"));
@@ -40,6 +41,7 @@ impl EngineRef {
     }
 
     /// Whether the engine was closed.
+    #[inline]
     pub(crate) fn check_open(&self) -> FfiResult<()> {
         self.get().map(|_| ())
     }

@@ -81,36 +81,53 @@ pub(crate) fn new_handle<H: Handle>(value: H::Inner) -> *mut H {
     Box::into_raw(shell).cast::<H>()
 }
 
-/// Checks that `ptr` is a live handle of type `H` and returns its shell.
+/// Checks that `ptr` is a live handle of type `H` and returns its shell. The hot path (a live
+/// handle) is a NULL test, an alignment test and one atomic load; errors are built out of line.
+#[inline]
 fn live_shell<H: Handle>(ptr: *const H, what: &str) -> FfiResult<*mut Shell<H::Inner>> {
-    if ptr.is_null() {
-        return Err(FfiError::null(what));
-    }
     let shell = ptr.cast::<Shell<H::Inner>>().cast_mut();
-    if !shell.is_aligned() {
-        return Err(FfiError::new(
-            eoslog_result::InvalidHandle,
-            format!("{what} is not a {} handle (misaligned pointer)", H::NAME),
-        ));
+    if ptr.is_null() || !shell.is_aligned() {
+        return Err(bad_handle_pointer::<H>(ptr.is_null(), what));
     }
     // SAFETY: the C contract is that a non-NULL handle argument was returned by eoslog and not
     // freed more than `QUARANTINE_LEN` frees ago, so the first 8 bytes are a live shell's or a
     // quarantined shell's magic (every shell is `repr(C)` with the magic first). Only that
     // field is read before the type is confirmed.
     let magic = unsafe { &*shell.cast::<AtomicU64>() }.load(Ordering::Acquire);
-    if magic == H::MAGIC {
-        Ok(shell)
-    } else if magic == FREED {
-        Err(FfiError::new(
+    if magic != H::MAGIC {
+        return Err(wrong_magic::<H>(magic, what));
+    }
+    Ok(shell)
+}
+
+#[cold]
+#[inline(never)]
+fn bad_handle_pointer<H: Handle>(null: bool, what: &str) -> FfiError {
+    if null {
+        FfiError::null(what)
+    } else {
+        FfiError::new(
+            eoslog_result::InvalidHandle,
+            format!("{what} is not a {} handle (misaligned pointer)", H::NAME),
+        )
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn wrong_magic<H: Handle>(magic: u64, what: &str) -> FfiError {
+    if magic == FREED {
+        FfiError::new(
             eoslog_result::InvalidHandle,
             format!("{what} is a {} that was already freed (use after free or double free)", H::NAME),
-        ))
+        )
     } else {
-        Err(FfiError::new(eoslog_result::InvalidHandle, format!("{what} is not a {} handle", H::NAME)))
+        FfiError::new(eoslog_result::InvalidHandle, format!("{what} is not a {} handle", H::NAME))
     }
 }
 
 /// Borrows the value behind a handle that C passed as `const`.
+#[inline]
 pub(crate) fn try_ref<'a, H: Handle>(ptr: *const H, what: &str) -> FfiResult<&'a H::Inner> {
     let shell = live_shell(ptr, what)?;
     // SAFETY: `live_shell` confirmed a live `Shell<H::Inner>`. It stays alive for the call:
@@ -120,6 +137,7 @@ pub(crate) fn try_ref<'a, H: Handle>(ptr: *const H, what: &str) -> FfiResult<&'a
 }
 
 /// Borrows the value behind a handle that C passed as non-`const` (exclusive use).
+#[inline]
 pub(crate) fn try_mut<'a, H: Handle>(ptr: *mut H, what: &str) -> FfiResult<&'a mut H::Inner> {
     let shell = live_shell(ptr, what)?;
     // SAFETY: as in `try_ref`; in addition, the header documents that a non-`const` handle
@@ -161,21 +179,33 @@ pub(crate) fn free_handle<H: Handle>(ptr: *mut H, what: &str) -> FfiResult<()> {
 }
 
 /// Borrows `len` bytes at `data`. NULL is accepted only with `len == 0`.
+#[inline]
 pub(crate) fn bytes<'a>(data: *const u8, len: usize, what: &str) -> FfiResult<&'a [u8]> {
-    check_len(len, MAX_BUFFER_LEN, what)?;
-    if data.is_null() {
-        if len == 0 {
+    if len > MAX_BUFFER_LEN || data.is_null() {
+        if data.is_null() && len == 0 {
             return Ok(&[]);
         }
-        return Err(FfiError::new(
-            eoslog_result::NullParameter,
-            format!("{what} is NULL but its length is {len}"),
-        ));
+        return Err(bad_buffer(data.is_null(), len, MAX_BUFFER_LEN, what));
     }
     // SAFETY: non-NULL, `len <= i32::MAX` (so within `isize`), and the C contract is that
     // `data` points to `len` readable bytes that are not modified during the call (or, for
     // borrowed views, until the borrowing handle is freed, as documented there).
     Ok(unsafe { std::slice::from_raw_parts(data, len) })
+}
+
+/// The error for a buffer or array argument that is too long or NULL with a length.
+#[cold]
+#[inline(never)]
+fn bad_buffer(null: bool, len: usize, max: usize, what: &str) -> FfiError {
+    if len > max {
+        FfiError::new(
+            eoslog_result::LengthTooLarge,
+            format!("{what}: length {len} is past the limit of {max}"),
+        )
+    } else {
+        debug_assert!(null);
+        FfiError::new(eoslog_result::NullParameter, format!("{what} is NULL but its length is {len}"))
+    }
 }
 
 /// Like [`bytes`], but NULL with `len == 0` means "null" (Kafka's null key or value) rather
@@ -186,15 +216,11 @@ pub(crate) fn opt_bytes<'a>(data: *const u8, len: usize, what: &str) -> FfiResul
 
 /// Borrows an array of `len` `T`s. NULL is accepted only with `len == 0`.
 pub(crate) fn array<'a, T>(data: *const T, len: usize, what: &str) -> FfiResult<&'a [T]> {
-    check_len(len, MAX_ARRAY_LEN, what)?;
-    if data.is_null() {
-        if len == 0 {
+    if len > MAX_ARRAY_LEN || data.is_null() {
+        if data.is_null() && len == 0 {
             return Ok(&[]);
         }
-        return Err(FfiError::new(
-            eoslog_result::NullParameter,
-            format!("{what} is NULL but its length is {len}"),
-        ));
+        return Err(bad_buffer(data.is_null(), len, MAX_ARRAY_LEN, what));
     }
     if !data.is_aligned() {
         return Err(FfiError::invalid(format!("{what} is a misaligned pointer")));
@@ -202,16 +228,6 @@ pub(crate) fn array<'a, T>(data: *const T, len: usize, what: &str) -> FfiResult<
     // SAFETY: non-NULL and aligned; `len` is at most 2^20 elements of small `repr(C)` structs,
     // far within `isize`; the C contract is that `data` points to `len` initialised elements.
     Ok(unsafe { std::slice::from_raw_parts(data, len) })
-}
-
-fn check_len(len: usize, max: usize, what: &str) -> FfiResult<()> {
-    if len > max {
-        return Err(FfiError::new(
-            eoslog_result::LengthTooLarge,
-            format!("{what}: length {len} is past the limit of {max}"),
-        ));
-    }
-    Ok(())
 }
 
 /// Borrows a NUL-terminated UTF-8 string of at most [`MAX_STRING_LEN`] bytes.
@@ -259,19 +275,24 @@ pub(crate) struct Out<T> {
 }
 
 /// Checks an out-parameter: non-NULL and aligned.
+#[inline]
 pub(crate) fn out<T>(ptr: *mut T, what: &str) -> FfiResult<Out<T>> {
-    if ptr.is_null() {
-        return Err(FfiError::null(what));
-    }
-    if !ptr.is_aligned() {
-        return Err(FfiError::invalid(format!("{what} is a misaligned pointer")));
+    if ptr.is_null() || !ptr.is_aligned() {
+        return Err(bad_out(ptr.is_null(), what));
     }
     Ok(Out { ptr })
+}
+
+#[cold]
+#[inline(never)]
+fn bad_out(null: bool, what: &str) -> FfiError {
+    if null { FfiError::null(what) } else { FfiError::invalid(format!("{what} is a misaligned pointer")) }
 }
 
 impl<T> Out<T> {
     /// Writes the result. The previous contents are not read or dropped (they may be
     /// uninitialised C memory).
+    #[inline]
     pub(crate) fn write(self, value: T) {
         // SAFETY: checked non-NULL and aligned by `out`; the C contract is that it points to
         // writable memory for one `T`.

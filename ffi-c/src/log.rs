@@ -138,6 +138,7 @@ pub extern "C" fn eoslog_partition_free(partition: *mut eoslog_partition) -> eos
     result_boundary(|| free_handle(partition, "partition"))
 }
 
+#[inline]
 fn live_partition<'a>(partition: *const eoslog_partition) -> FfiResult<&'a PartitionHandle> {
     let p = try_ref(partition, "partition")?;
     p.engine.check_open()?;

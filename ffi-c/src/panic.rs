@@ -70,6 +70,7 @@ fn panic_message(payload: &(dyn Any + Send)) -> String {
 /// `AssertUnwindSafe`: after a panic the handle involved may hold a half-updated state; the
 /// documented contract is that the caller only frees it then. Memory safety does not depend
 /// on those states.
+#[inline]
 pub(crate) fn result_boundary(body: impl FnOnce() -> FfiResult<()>) -> eoslog_result {
     match catch_unwind(AssertUnwindSafe(body)) {
         Ok(Ok(())) => eoslog_result::Ok,
