@@ -504,8 +504,8 @@ impl Engine {
     /// TxnOffsetCommit the way a broker handles it: the offsets partition of `group` must be
     /// in the producer's ongoing transaction (KIP-890 part 1 verification with the
     /// coordinator, as [`Engine::produce`] does for data), then the offsets are written as part
-    /// of the transaction. The consumer's group membership (KIP-447 generation fencing) is the
-    /// group coordinator's check and must be done by the caller first.
+    /// of the transaction. The consumer's group membership (KIP-447 generation fencing) is not
+    /// checked: [`Engine::txn_offset_commit_for`] does both.
     pub fn txn_offset_commit(
         &self,
         transactional_id: &str,
@@ -514,27 +514,59 @@ impl Engine {
         group: &str,
         offsets: &[(String, i32, crate::offsets::OffsetAndMetadata)],
     ) -> Result<()> {
+        self.verify_offsets_in_txn(transactional_id, producer_id, producer_epoch, group)?;
+        self.offsets().txn_commit(producer_id, producer_epoch, group, offsets)
+    }
+
+    /// TxnOffsetCommit with the consumer's membership, the whole check a broker makes (Kafka's
+    /// order): the transaction is verified as in [`Engine::txn_offset_commit`], then the group
+    /// coordinator refuses a member that is unknown, fenced or of another generation (KIP-447)
+    /// and otherwise writes the offsets into the transaction. A `consumer` without membership
+    /// ([`ConsumerGroupMetadata::simple`](crate::group::ConsumerGroupMetadata::simple)) commits
+    /// as a pre-KIP-447 client does.
+    pub fn txn_offset_commit_for(
+        &self,
+        transactional_id: &str,
+        producer_id: i64,
+        producer_epoch: i16,
+        consumer: &crate::group::ConsumerGroupMetadata,
+        offsets: &[(String, i32, crate::offsets::OffsetAndMetadata)],
+    ) -> Result<()> {
+        self.verify_offsets_in_txn(transactional_id, producer_id, producer_epoch, &consumer.group_id)?;
+        self.groups().txn_commit_offsets_for(producer_id, producer_epoch, consumer, offsets)
+    }
+
+    /// KIP-890 part 1 for TxnOffsetCommit: the offsets partition of `group` must be in the
+    /// producer's ongoing transaction.
+    fn verify_offsets_in_txn(
+        &self,
+        transactional_id: &str,
+        producer_id: i64,
+        producer_epoch: i16,
+        group: &str,
+    ) -> Result<()> {
         if group.is_empty() {
             return Err(Error::kafka(crate::error::ErrorCode::InvalidGroupId, "the group id is empty"));
         }
-        let tp = self.offsets_partition_for(group);
-        if self.inner.config.transaction_verification_enable {
-            let verdict = self.transactions().verify_partitions(
-                transactional_id,
-                producer_id,
-                producer_epoch,
-                std::slice::from_ref(&tp),
-            )?;
-            if let Some((_, code)) = verdict.iter().find(|(_, c)| *c != crate::error::ErrorCode::None) {
-                return Err(Error::kafka(
-                    *code,
-                    format!(
-                        "the offsets of group {group} are not part of the ongoing transaction of {transactional_id}"
-                    ),
-                ));
-            }
+        if !self.inner.config.transaction_verification_enable {
+            return Ok(());
         }
-        self.offsets().txn_commit(producer_id, producer_epoch, group, offsets)
+        let tp = self.offsets_partition_for(group);
+        let verdict = self.transactions().verify_partitions(
+            transactional_id,
+            producer_id,
+            producer_epoch,
+            std::slice::from_ref(&tp),
+        )?;
+        match verdict.iter().find(|(_, c)| *c != crate::error::ErrorCode::None) {
+            Some((_, code)) => Err(Error::kafka(
+                *code,
+                format!(
+                    "the offsets of group {group} are not part of the ongoing transaction of {transactional_id}"
+                ),
+            )),
+            None => Ok(()),
+        }
     }
 
     fn create_topic_internal(&self, name: &str, partitions: i32, config: TopicConfig) -> Result<()> {
@@ -575,7 +607,9 @@ impl Engine {
             logs.push(log);
         }
         self.inner.topics.write().insert(name.to_string(), Topic { meta, config, partitions: logs });
-        Ok(())
+        // The new partitions' entries go into the checkpoints now rather than at the next
+        // background pass.
+        self.inner.write_checkpoints()
     }
 
     /// Deletes a topic and all of its data. Handles to its partitions fail from now on.
@@ -862,10 +896,16 @@ impl EngineInner {
                 starts.insert((tp.topic.clone(), tp.partition), p.log_start_offset());
             }
         }
-        OffsetCheckpointFile::new(self.io.clone(), self.dir.join(RECOVERY_POINT_CHECKPOINT))
-            .write(&recovery)?;
-        OffsetCheckpointFile::new(self.io.clone(), self.dir.join(LOG_START_OFFSET_CHECKPOINT))
-            .write(&starts)?;
+        for (name, offsets) in
+            [(RECOVERY_POINT_CHECKPOINT, &recovery), (LOG_START_OFFSET_CHECKPOINT, &starts)]
+        {
+            let file = OffsetCheckpointFile::new(self.io.clone(), self.dir.join(name));
+            // Rewriting an unchanged file costs two fsyncs and a rename for nothing; an idle
+            // engine should leave its directory alone.
+            if file.read().ok().as_ref() != Some(offsets) {
+                file.write(offsets)?;
+            }
+        }
         Ok(())
     }
 

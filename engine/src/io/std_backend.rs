@@ -243,7 +243,10 @@ pub(crate) fn sync_many_threaded(files: &[Arc<dyn IoFile>]) -> Vec<io::Result<()
             }
         }
     });
-    results.into_iter().map(|r| r.unwrap_or_else(|| Err(io::Error::other("fdatasync thread failed")))).collect()
+    results
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Err(io::Error::other("fdatasync thread failed"))))
+        .collect()
 }
 
 #[cfg(test)]

@@ -186,6 +186,10 @@ impl Server {
 fn serve(broker: &Broker, stream: TcpStream, max_request_bytes: usize) -> io::Result<()> {
     stream.set_nodelay(true)?;
     let mut reader = BufReader::with_capacity(64 * 1024, stream.try_clone()?);
+    let client_host = match stream.peer_addr() {
+        Ok(a) => format!("/{}", a.ip()),
+        Err(_) => "/unknown".to_string(),
+    };
     let mut writer = stream;
     loop {
         let mut len = [0u8; 4];
@@ -211,7 +215,7 @@ fn serve(broker: &Broker, stream: TcpStream, max_request_bytes: usize) -> io::Re
         if frame.len() != len {
             return Ok(());
         }
-        match broker.handle_frame(Bytes::from(frame)) {
+        match broker.handle_frame(Bytes::from(frame), &client_host) {
             Reply::Send(bytes) => writer.write_all(&bytes)?,
             Reply::Nothing => {}
             Reply::Close(why) => {

@@ -100,3 +100,17 @@ def make_broker(tmp_path):
 @pytest.fixture
 def broker(make_broker):
     return make_broker("--auto-create-partitions", "3")
+
+
+@pytest.fixture
+def cleanup(make_broker):
+    """Registers callbacks that run after the test, before its brokers are stopped: clients and
+    helper processes must not outlive the broker (a librdkafka consumer destroyed while its
+    broker is gone can block the interpreter's exit)."""
+    todo = []
+    yield todo.append
+    for f in reversed(todo):
+        try:
+            f()
+        except Exception as e:  # noqa: BLE001 - cleanup after a failure must go on
+            print(f"cleanup: {e}")

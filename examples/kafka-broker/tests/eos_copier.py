@@ -1,26 +1,37 @@
-"""An exactly-once copier written with confluent-kafka: reads every partition of an input topic
-with read_committed, writes each record to the same partition of an output topic, and commits
-its input positions in the same transaction (send_offsets_to_transaction with the consumer's
-group metadata). Restarting it anywhere — even after SIGKILL — resumes from the last committed
-transaction: init_transactions fences and aborts whatever the previous instance left open.
+"""An exactly-once copier written with confluent-kafka, as a consumer-group member: it
+subscribes to an input topic with a group id, and for each batch it reads (read_committed)
+writes every record to the same partition of an output topic and commits its input positions in
+the same transaction (send_offsets_to_transaction with the consumer's group metadata, KIP-447).
 
-It consumes by assignment (the broker has no group membership yet), so its group metadata has
-generation -1, which Kafka accepts for a group without members.
+Any number of instances may run in one group, each with its own transactional id; partitions
+move between them as they join, leave or die. What keeps that exactly-once is the broker's:
+  - a partition's new owner starts from the committed offset, and waits (OffsetFetch with
+    require_stable) while a transaction that may still change it is open;
+  - an instance that lost a partition cannot commit offsets for it any more: its
+    TxnOffsetCommit carries its member id and generation and is refused (ILLEGAL_GENERATION,
+    UNKNOWN_MEMBER_ID), so it must abort, and its output never becomes visible;
+  - restarting an instance (even after SIGKILL) with its transactional id fences and aborts
+    whatever the previous incarnation left open.
 
-Exit codes: 0 when every input partition is copied up to the end it saw at start, 3 on an error
-the copier cannot recover from by itself (its supervisor restarts it).
+It runs until SIGTERM or SIGINT, then leaves the group and exits 0. Exit code 3: an error the
+copier cannot recover from by itself (its supervisor restarts it).
 """
 
 import argparse
 import os
+import signal
 import sys
 import time
 
-from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Producer, TopicPartition
 
 
 def log(msg):
-    print(f"copier: {msg}", flush=True)
+    print(f"copier {os.getpid()}: {msg}", flush=True)
+
+
+def describe(partitions):
+    return sorted(tp.partition for tp in partitions)
 
 
 def main():
@@ -28,12 +39,18 @@ def main():
     ap.add_argument("--bootstrap", required=True)
     ap.add_argument("--input", required=True)
     ap.add_argument("--output", required=True)
-    ap.add_argument("--partitions", type=int, required=True)
     ap.add_argument("--group", required=True)
     ap.add_argument("--transactional-id", required=True)
     ap.add_argument("--batch", type=int, default=100)
     ap.add_argument("--txn-sleep-ms", type=int, default=0, help="time spent inside each transaction")
+    ap.add_argument("--session-timeout-ms", type=int, default=6000)
+    ap.add_argument("--pause-file", help="test hook: when this file exists at the start of a transaction, "
+                    "delete it and stop this process (SIGSTOP) inside the transaction, as a zombie")
     args = ap.parse_args()
+
+    stopping = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+    signal.signal(signal.SIGINT, lambda *_: stopping.append(True))
 
     # With its only broker down, librdkafka's default re-bootstrap (KIP-899) decommissions the
     # broker handle, and librdkafka 2.16 can then leave a pending TxnOffsetCommit waiting on the
@@ -49,8 +66,11 @@ def main():
         **common,
         "group.id": args.group,
         "enable.auto.commit": False,
+        # read_committed also makes librdkafka fetch committed offsets with require_stable.
         "isolation.level": "read_committed",
         "auto.offset.reset": "earliest",
+        "session.timeout.ms": args.session_timeout_ms,
+        "heartbeat.interval.ms": max(100, args.session_timeout_ms // 10),
     })
     producer = Producer({
         **common,
@@ -59,49 +79,81 @@ def main():
         "message.timeout.ms": 15000,
         "linger.ms": 5,
     })
+    # Fences the previous incarnation and aborts its open transaction before this one reads.
     producer.init_transactions(60)
 
-    tps = [TopicPartition(args.input, p) for p in range(args.partitions)]
-    committed = consumer.committed(tps, timeout=60)
-    positions = {tp.partition: (tp.offset if tp.offset >= 0 else 0) for tp in committed}
-    ends = {p: consumer.get_watermark_offsets(TopicPartition(args.input, p), timeout=30)[1]
-            for p in range(args.partitions)}
-    log(f"starting at {positions}, copying up to {ends}")
+    # Rebalance callbacks run inside consume(), between transactions: nothing is open when
+    # partitions are revoked, and the next transaction commits with the new generation.
+    def on_assign(c, partitions):
+        log(f"assigned {describe(partitions)}")
 
-    def assign():
-        consumer.assign([TopicPartition(args.input, p, o) for p, o in positions.items()])
+    def on_revoke(c, partitions):
+        log(f"revoked {describe(partitions)}")
 
-    assign()
-    while any(positions[p] < ends[p] for p in positions):
-        msgs = [m for m in consumer.consume(num_messages=args.batch, timeout=1.0) if not m.error()]
+    def on_lost(c, partitions):
+        log(f"lost {describe(partitions)}")
+
+    consumer.subscribe([args.input], on_assign=on_assign, on_revoke=on_revoke, on_lost=on_lost)
+
+    while not stopping:
+        msgs = [m for m in consumer.consume(num_messages=args.batch, timeout=0.5) if not m.error()]
         if not msgs:
             continue
-        new_positions = dict(positions)
+        # The membership these records were consumed under, taken before anything can change
+        # it: if a rebalance takes the partitions away meanwhile, the commit names a generation
+        # that is over and the broker refuses it (KIP-447). Read later, librdkafka may already
+        # have reset it to "no membership" (generation -1), which the broker accepts from
+        # clients without group management, as Kafka does.
+        group_metadata = consumer.consumer_group_metadata()
+        if not consumer.memberid():
+            log(f"membership lost with {len(msgs)} records consumed: not copying them")
+            rewind(consumer)
+            continue
+        offsets = {}
         try:
             producer.begin_transaction()
             for m in msgs:
                 producer.produce(args.output, key=m.key(), value=m.value(), partition=m.partition())
-                new_positions[m.partition()] = m.offset() + 1
+                offsets[m.partition()] = m.offset() + 1
+            if args.pause_file and os.path.exists(args.pause_file):
+                os.unlink(args.pause_file)
+                log(f"pausing in transaction with {len(msgs)} records of {sorted(offsets)}")
+                producer.flush(30)
+                os.kill(os.getpid(), signal.SIGSTOP)
+                log("resumed")
             if args.txn_sleep_ms:
                 # Announced so that a test can crash the broker inside this transaction.
                 log(f"in transaction with {len(msgs)} records")
                 producer.poll(args.txn_sleep_ms / 1000)
-            offsets = [TopicPartition(args.input, p, o) for p, o in new_positions.items()]
-            producer.send_offsets_to_transaction(offsets, consumer.consumer_group_metadata(), 60)
+            producer.send_offsets_to_transaction(
+                [TopicPartition(args.input, p, o) for p, o in offsets.items()],
+                group_metadata,
+                60,
+            )
             commit_with_retries(producer)
-            positions = new_positions
         except KafkaException as e:
             err = e.args[0]
             if err.txn_requires_abort():
                 log(f"aborting after {err}")
                 producer.abort_transaction(60)
-                # Re-read what the aborted transaction consumed.
-                assign()
+                rewind(consumer)
                 continue
             log(f"giving up after {err} (fatal={err.fatal()})")
             sys.exit(3)
-    log(f"done at {positions}")
+    log("stopping")
     consumer.close()
+
+
+def rewind(consumer):
+    """After an abort, read again from the committed offsets what the aborted transaction
+    consumed (the partitions this instance still owns; others start where their new owner
+    finds the committed offset)."""
+    assignment = consumer.assignment()
+    if not assignment:
+        return
+    for tp in consumer.committed(assignment, timeout=60):
+        tp.offset = tp.offset if tp.offset >= 0 else OFFSET_BEGINNING
+        consumer.seek(tp)
 
 
 def commit_with_retries(producer, attempts=10):

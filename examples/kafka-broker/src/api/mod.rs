@@ -168,8 +168,9 @@ impl Broker {
         }
     }
 
-    /// Handles one request frame (without its length prefix).
-    pub(crate) fn handle_frame(&self, mut frame: Bytes) -> Reply {
+    /// Handles one request frame (without its length prefix) from a client at `client_host`
+    /// (Kafka's form, `/127.0.0.1`, as group members show it).
+    pub(crate) fn handle_frame(&self, mut frame: Bytes, client_host: &str) -> Reply {
         if frame.len() < 8 {
             return Reply::Close(format!(
                 "a {}-byte request is shorter than any request header",
@@ -204,10 +205,18 @@ impl Broker {
             Err(e) => return Reply::Close(format!("malformed {key:?} v{version} request header: {e}")),
         };
         log::trace!("{key:?} v{version} from {:?} (correlation id {correlation_id})", header.client_id);
-        self.dispatch(key, version, correlation_id, &header, frame)
+        self.dispatch(key, version, correlation_id, &header, frame, client_host)
     }
 
-    fn dispatch(&self, key: ApiKey, v: i16, cid: i32, header: &RequestHeader, mut body: Bytes) -> Reply {
+    fn dispatch(
+        &self,
+        key: ApiKey,
+        v: i16,
+        cid: i32,
+        header: &RequestHeader,
+        mut body: Bytes,
+        client_host: &str,
+    ) -> Reply {
         macro_rules! call {
             ($req:ty, $handler:ident) => {{
                 let req = match <$req>::decode(&mut body, v) {
@@ -250,7 +259,13 @@ impl Broker {
             ApiKey::EndTxn => call!(EndTxnRequest, end_txn),
             ApiKey::OffsetCommit => call!(OffsetCommitRequest, offset_commit),
             ApiKey::OffsetFetch => call!(OffsetFetchRequest, offset_fetch),
-            ApiKey::JoinGroup => call!(JoinGroupRequest, join_group),
+            ApiKey::JoinGroup => {
+                let req = match JoinGroupRequest::decode(&mut body, v) {
+                    Ok(r) => r,
+                    Err(e) => return Reply::Close(format!("malformed JoinGroup v{v} request: {e}")),
+                };
+                encode_reply(key, v, cid, &self.join_group(req, v, header, client_host))
+            }
             ApiKey::SyncGroup => call!(SyncGroupRequest, sync_group),
             ApiKey::Heartbeat => call!(HeartbeatRequest, heartbeat),
             ApiKey::LeaveGroup => call!(LeaveGroupRequest, leave_group),

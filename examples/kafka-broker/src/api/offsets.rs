@@ -1,4 +1,5 @@
-//! OffsetCommit and OffsetFetch, stored by the engine's offset store in `__consumer_offsets`.
+//! OffsetCommit and OffsetFetch, through the engine's group coordinator (member and generation
+//! checks) to its offset store in `__consumer_offsets`.
 
 use eoslog::ErrorCode;
 use eoslog::offsets::{FetchedOffset, OffsetAndMetadata};
@@ -25,12 +26,6 @@ impl Broker {
     ) -> OffsetCommitResponse {
         let group = req.group_id.0.as_str();
         let instance = if v >= 7 { req.group_instance_id.as_deref() } else { None };
-        let membership = self.check_group_commit(
-            group,
-            req.generation_id_or_member_epoch,
-            req.member_id.as_str(),
-            instance,
-        );
         let mut offsets = Vec::new();
         let mut known = Vec::new();
         for t in &req.topics {
@@ -55,13 +50,18 @@ impl Broker {
                 }
             }
         }
-        let code = if membership != 0 {
-            membership
-        } else {
-            match self.engine.offsets().commit(group, &offsets) {
-                Ok(()) => 0,
-                Err(e) => code_of("offset commit", &e),
-            }
+        // The coordinator checks the member and its generation (KIP-447) atomically with the
+        // write; a commit without membership (generation -1, no member id) is accepted while the
+        // group has no members, as Kafka does for consumers that assign their partitions.
+        let code = match self.engine.groups().commit_offsets(
+            group,
+            req.member_id.as_str(),
+            req.generation_id_or_member_epoch,
+            instance,
+            &offsets,
+        ) {
+            Ok(()) => 0,
+            Err(e) => code_of("offset commit", &e),
         };
         let mut resp = OffsetCommitResponse::default();
         let mut i = 0;
@@ -176,8 +176,8 @@ impl Broker {
         require_stable: bool,
     ) -> GroupOffsets {
         self.engine
-            .offsets()
-            .fetch(group, partitions, require_stable)
+            .groups()
+            .fetch_offsets(group, partitions, require_stable)
             .map_err(|e| code_of("offset fetch", &e))
     }
 }

@@ -6,6 +6,7 @@
 //! version-0 client.
 
 use eoslog::ErrorCode;
+use eoslog::group::ConsumerGroupMetadata;
 use eoslog::offsets::OffsetAndMetadata;
 use eoslog::txn::{ProducerIdAndEpoch, TransactionVersion, TxnTopicPartition};
 use kafka_protocol::messages::add_offsets_to_txn_response::AddOffsetsToTxnResponse;
@@ -210,9 +211,16 @@ impl Broker {
         let group = req.group_id.0.as_str();
         // KIP-447 (v3+): the commit carries the consumer's membership, checked by the group
         // coordinator; older clients send none and are not fenced by generation.
-        let (generation, member) =
-            if v >= 3 { (req.generation_id, req.member_id.as_str()) } else { (-1, "") };
-        let membership = self.check_group_commit(group, generation, member, req.group_instance_id.as_deref());
+        let consumer = if v >= 3 {
+            ConsumerGroupMetadata {
+                group_id: group.to_string(),
+                generation_id: req.generation_id,
+                member_id: req.member_id.to_string(),
+                group_instance_id: req.group_instance_id.as_ref().map(|s| s.to_string()),
+            }
+        } else {
+            ConsumerGroupMetadata::simple(group)
+        };
         let mut offsets = Vec::new();
         let mut codes_by_partition = Vec::new();
         for t in &req.topics {
@@ -237,21 +245,19 @@ impl Broker {
                 }
             }
         }
-        let commit_code = if membership != 0 {
-            membership
-        } else {
-            match self.engine.txn_offset_commit(
-                req.transactional_id.0.as_str(),
-                req.producer_id.0,
-                req.producer_epoch,
-                group,
-                &offsets,
-            ) {
-                Ok(()) => 0,
-                Err(e) => {
-                    log::debug!("txn offset commit for group {group}: {e}");
-                    verified_write_code(e.code(), v >= 5)
-                }
+        // Verified against the transaction first (KIP-890 part 1), then the membership, then
+        // written into the transaction: one engine call, in Kafka's order.
+        let commit_code = match self.engine.txn_offset_commit_for(
+            req.transactional_id.0.as_str(),
+            req.producer_id.0,
+            req.producer_epoch,
+            &consumer,
+            &offsets,
+        ) {
+            Ok(()) => 0,
+            Err(e) => {
+                log::debug!("txn offset commit for group {group}: {e}");
+                verified_write_code(e.code(), v >= 5)
             }
         };
         let mut resp = TxnOffsetCommitResponse::default();
