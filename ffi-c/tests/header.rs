@@ -66,7 +66,8 @@ fn checked_in_header_is_up_to_date() {
             .unwrap_or_else(|| checked_in.lines().count().min(generated.lines().count()));
         panic!(
             "include/eoslog.h is stale (first difference at line {}). Regenerate it with `make header` \
-             (EOSLOG_WRITE_HEADER=1 cargo test -p eoslog-ffi --test header) and commit it.",
+             (EOSLOG_WRITE_HEADER=1 cargo test -p eoslog-ffi --test header -- \
+             checked_in_header_is_up_to_date) and commit it.",
             first + 1
         );
     }
@@ -103,12 +104,11 @@ fn every_declaration_is_documented() {
     let lines: Vec<&str> = header.lines().collect();
     let mut undocumented = Vec::new();
     for (i, line) in lines.iter().enumerate() {
-        let declares = (line.starts_with("eoslog_result eoslog_")
-            || line.starts_with("typedef struct eoslog_")
-            || line.starts_with("typedef int32_t eoslog_")
-            || line.starts_with("enum eoslog_")
-            || (line.contains(" eoslog_") && line.ends_with('(') && !line.starts_with(' ')))
-            && !line.starts_with("#");
+        // Declarations start at column 0: functions (`... eoslog_x(`), types and enums.
+        let starts_declaration = line.chars().next().is_some_and(|c| c.is_ascii_alphabetic());
+        let declares = starts_declaration
+            && line.contains("eoslog_")
+            && (line.contains('(') || line.starts_with("typedef") || line.starts_with("enum"));
         // A declaration right after a preprocessor line is the tail of one already documented
         // (cbindgen's `#ifndef __cplusplus` typedef of an enum).
         let documented = i > 0 && (lines[i - 1].trim_end().ends_with("*/") || lines[i - 1].starts_with('#'));
