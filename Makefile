@@ -5,7 +5,8 @@ DEMO_DIR ?= demo-data
 VENV ?= .venv
 PYTHON ?= python3
 
-.PHONY: all demo test fmt-check clippy test-rust test-std test-uring test-broker test-kill-long bench-rpw bench-rebalance-copier bench-broker build clean
+.PHONY: all demo test fmt-check clippy test-rust test-std test-uring test-broker test-kill-long bench-rpw bench-rebalance-copier bench-broker build clean \
+	ffi header test-c test-c-install install bench-ffi
 
 all: build
 
@@ -17,7 +18,7 @@ demo:
 	$(CARGO) run --release -p eoslog-cli -- demo --data $(DEMO_DIR)
 
 ## Everything CI checks.
-test: fmt-check clippy test-rust test-broker
+test: fmt-check clippy test-rust test-broker test-c
 
 fmt-check:
 	$(CARGO) fmt --all -- --check
@@ -74,6 +75,67 @@ $(VENV)/.broker-deps:
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet confluent-kafka pytest
 	touch $@
+
+## ---------------------------------------------------------------- C ABI (ffi-c/)
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+PREFIX ?= /usr/local
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+# `make install FFI_PROFILE=debug` installs the debug build (what test-c-install uses).
+FFI_PROFILE ?= release
+FFI_PROFILE_FLAG := $(if $(filter release,$(FFI_PROFILE)),--release,)
+
+## libeoslog.so and libeoslog.a (debug build, in target/debug).
+ffi:
+	$(CARGO) build -p eoslog-ffi
+
+## Regenerates include/eoslog.h from ffi-c/src with the pinned cbindgen (a test checks it).
+header:
+	EOSLOG_WRITE_HEADER=1 $(CARGO) test -p eoslog-ffi --test header -- checked_in_header_is_up_to_date
+
+## The C tests and the C example, built with the system compilers and run plainly, under
+## Valgrind and with AddressSanitizer; then `make install` and the README's C quick start.
+test-c: ffi
+	tests/c/run.sh target/debug
+	$(MAKE) --no-print-directory test-c-install
+
+## Installs into a temporary prefix and builds the C quick start with pkg-config, as
+## ffi-c/README.md shows it.
+test-c-install:
+	@set -e; prefix=$$(mktemp -d "$${TMPDIR:-/tmp}/eoslog-prefix-XXXXXX"); \
+	$(MAKE) --no-print-directory install PREFIX=$$prefix FFI_PROFILE=debug >/dev/null; \
+	export PKG_CONFIG_PATH=$$prefix/lib/pkgconfig; \
+	if command -v pkg-config >/dev/null; then \
+		cflags=$$(pkg-config --cflags eoslog); libs=$$(pkg-config --libs eoslog); libdir=$$(pkg-config --variable=libdir eoslog); \
+	else \
+		echo "!! pkg-config is not installed: building the quick start with the flags eoslog.pc lists"; \
+		cflags="-I$$prefix/include"; libs="-L$$prefix/lib -leoslog"; libdir=$$prefix/lib; \
+	fi; \
+	cc examples/c/quickstart.c -o $$prefix/quickstart $$cflags $$libs -Wl,-rpath,$$prefix/lib; \
+	cc examples/c/quickstart.c -o $$prefix/quickstart-static $$cflags \
+		$$libdir/libeoslog.a -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc; \
+	cd $$prefix && ./quickstart data && ./quickstart-static data-static; \
+	rm -rf $$prefix; echo "test-c-install: 1 passed, 0 failed"
+
+## Installs libeoslog.so (with its exact-version SONAME), libeoslog.a, eoslog.h and eoslog.pc
+## under PREFIX (default /usr/local).
+install:
+	$(CARGO) build $(FFI_PROFILE_FLAG) -p eoslog-ffi
+	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)
+	install -m 755 target/$(FFI_PROFILE)/libeoslog.so $(DESTDIR)$(LIBDIR)/libeoslog.so.$(VERSION)
+	ln -sf libeoslog.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libeoslog.so
+	install -m 644 target/$(FFI_PROFILE)/libeoslog.a $(DESTDIR)$(LIBDIR)/libeoslog.a
+	install -m 644 include/eoslog.h $(DESTDIR)$(INCLUDEDIR)/eoslog.h
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
+		-e 's|@VERSION@|$(VERSION)|' ffi-c/eoslog.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/eoslog.pc
+
+## Append throughput through the C ABI against the Rust API on the same batches, in one run
+## (release build; a report, not a test).
+bench-ffi:
+	$(CARGO) build --release -p eoslog-ffi --lib --example append_bench
+	cc -O2 -std=c99 -Iinclude ffi-c/bench/append_bench.c -o target/release/c_append_bench \
+		target/release/libeoslog.a -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
+	ffi-c/bench/compare.sh target/release/c_append_bench target/release/examples/append_bench
 
 clean:
 	$(CARGO) clean
