@@ -5,7 +5,7 @@ DEMO_DIR ?= demo-data
 VENV ?= .venv
 PYTHON ?= python3
 
-.PHONY: all demo test fmt-check clippy test-rust test-std test-uring test-broker test-kill-long bench-rpw bench-broker build clean
+.PHONY: all demo test fmt-check clippy test-rust test-std test-uring test-broker test-python python-dev wheel bench-python test-kill-long bench-rpw bench-broker build clean
 
 all: build
 
@@ -17,7 +17,7 @@ demo:
 	$(CARGO) run --release -p eoslog --example demo -- $(DEMO_DIR)
 
 ## Everything CI checks.
-test: fmt-check clippy test-rust test-broker
+test: fmt-check clippy test-rust test-broker test-python
 
 fmt-check:
 	$(CARGO) fmt --all -- --check
@@ -66,6 +66,42 @@ $(VENV)/.broker-deps:
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet confluent-kafka pytest
 	touch $@
+
+## The Python package (python/, issue 7). Its Rust crate is a workspace member, so `fmt-check`
+## and `clippy` above cover it. `test-python` builds the extension into $(VENV) with
+## `maturin develop` (incremental, debug by default: it reuses the workspace's debug build;
+## PYTHON_BUILD=release for an optimised one), runs pytest (warnings are errors), checks the
+## stubs against the module with mypy.stubtest, and type-checks package, tests and examples.
+PYTHON_BUILD ?= dev
+PYTHON_TEST_DEPS := "maturin>=1.9.4,<2" "pytest>=8" pytest-timeout hypothesis mypy \
+	"kafka-python>=2.0.3" lz4 zstandard python-snappy
+# Test data directories on tmpfs when there is one: engine opens fsync a lot.
+PYTEST_TMPDIR ?= $(shell [ -d /dev/shm ] && [ -w /dev/shm ] && echo /dev/shm || echo /tmp)
+
+$(VENV)/.python-deps:
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet $(PYTHON_TEST_DEPS)
+	touch $@
+
+python-dev: $(VENV)/.python-deps
+	VIRTUAL_ENV=$(CURDIR)/$(VENV) $(VENV)/bin/maturin develop --quiet -m python/Cargo.toml \
+		$(if $(filter release,$(PYTHON_BUILD)),--release)
+
+test-python: python-dev
+	cd python && TMPDIR=$(PYTEST_TMPDIR) ../$(VENV)/bin/python -m pytest
+	cd python && ../$(VENV)/bin/python -m mypy.stubtest eoslog._eoslog
+	cd python && ../$(VENV)/bin/python -m mypy python/eoslog tests ../examples/python
+
+## An abi3 wheel (CPython >= 3.11) in target/wheels/.
+wheel: $(VENV)/.python-deps
+	$(VENV)/bin/maturin build --release -m python/Cargo.toml -o target/wheels
+
+## send_many / send / consumer throughput of 100-byte records against the Rust client API on
+## the same workload, in one run (a report, not a test).
+bench-python: $(VENV)/.python-deps
+	VIRTUAL_ENV=$(CURDIR)/$(VENV) $(VENV)/bin/maturin develop --quiet --release -m python/Cargo.toml
+	$(VENV)/bin/python python/bench/throughput.py
 
 clean:
 	$(CARGO) clean

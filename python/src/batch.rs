@@ -42,17 +42,22 @@ pub(crate) struct PyRecordBatchBuilder {
 #[pymethods]
 impl PyRecordBatchBuilder {
     #[new]
-    #[pyo3(signature = (
-        *,
-        compression = "none",
-        producer_id = -1,
-        producer_epoch = -1,
-        base_sequence = -1,
-        transactional = false,
-        base_offset = 0,
-        partition_leader_epoch = -1,
-        timestamp_type = "CreateTime",
-    ))]
+    #[pyo3(
+        signature = (
+            *,
+            compression = "none",
+            producer_id = -1,
+            producer_epoch = -1,
+            base_sequence = -1,
+            transactional = false,
+            base_offset = 0,
+            partition_leader_epoch = -1,
+            timestamp_type = "CreateTime",
+        ),
+        text_signature = "(*, compression='none', producer_id=-1, producer_epoch=-1, base_sequence=-1, \
+                          transactional=False, base_offset=0, partition_leader_epoch=-1, \
+                          timestamp_type='CreateTime')"
+    )]
     #[allow(clippy::too_many_arguments)]
     fn new(
         compression: &str,

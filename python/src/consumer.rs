@@ -39,6 +39,8 @@ pub(crate) struct PyConsumer {
     /// Records the engine returned that the caller has not seen yet, in order.
     pending: Mutex<VecDeque<ConsumerRecord>>,
     closed: AtomicBool,
+    /// Set by `wakeup()`: the current (or next) `poll` returns at once.
+    woken: AtomicBool,
     /// `consumer_timeout_ms`: how long iteration waits for a record (`None`: forever).
     iter_timeout: Option<Duration>,
 }
@@ -69,6 +71,7 @@ impl PyConsumer {
             consumer: ForkSafe::new(consumer),
             pending: Mutex::new(VecDeque::new()),
             closed: AtomicBool::new(false),
+            woken: AtomicBool::new(false),
             iter_timeout,
         }
     }
@@ -119,7 +122,7 @@ impl PyConsumer {
             if !got.is_empty() {
                 return Ok(Some(got));
             }
-            if deadline.is_some_and(|d| Instant::now() >= d) {
+            if self.woken.swap(false, Ordering::AcqRel) || deadline.is_some_and(|d| Instant::now() >= d) {
                 return Ok(Some(got));
             }
             py.check_signals()?;
@@ -341,7 +344,9 @@ impl PyConsumer {
 
     /// Makes a blocked `poll` (or the next one) return at once with no records.
     fn wakeup(&self) -> PyResult<()> {
-        self.consumer()?.wakeup();
+        let consumer = self.consumer()?;
+        self.woken.store(true, Ordering::Release);
+        consumer.wakeup();
         Ok(())
     }
 
@@ -623,7 +628,10 @@ impl PyOffsetAndMetadata {
 #[pymethods]
 impl PyOffsetAndMetadata {
     #[new]
-    #[pyo3(signature = (offset, metadata = String::new(), leader_epoch = None))]
+    #[pyo3(
+        signature = (offset, metadata = String::new(), leader_epoch = None),
+        text_signature = "(offset, metadata='', leader_epoch=None)"
+    )]
     fn new(offset: i64, metadata: String, leader_epoch: Option<i32>) -> Self {
         PyOffsetAndMetadata { offset, metadata, leader_epoch }
     }
@@ -670,7 +678,10 @@ impl PyConsumerGroupMetadata {
 #[pymethods]
 impl PyConsumerGroupMetadata {
     #[new]
-    #[pyo3(signature = (group_id, generation_id = -1, member_id = String::new(), group_instance_id = None))]
+    #[pyo3(
+        signature = (group_id, generation_id = -1, member_id = String::new(), group_instance_id = None),
+        text_signature = "(group_id, generation_id=-1, member_id='', group_instance_id=None)"
+    )]
     fn new(
         group_id: String,
         generation_id: i32,

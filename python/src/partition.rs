@@ -46,7 +46,10 @@ impl PyPartition {
     }
 
     /// Reads whole batches from `offset`.
-    #[pyo3(signature = (offset, max_bytes = 1 << 20, isolation_level = "read_uncommitted"))]
+    #[pyo3(
+        signature = (offset, max_bytes = 1 << 20, isolation_level = "read_uncommitted"),
+        text_signature = "(self, /, offset, max_bytes=1048576, isolation_level='read_uncommitted')"
+    )]
     fn read(
         &self,
         py: Python<'_>,

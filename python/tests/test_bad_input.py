@@ -32,7 +32,7 @@ CASES: list[Case] = [
     ("open: path None", lambda e: eoslog.Engine.open(None), TypeError),  # type: ignore[arg-type]
     ("open: unknown key", lambda e: eoslog.Engine.open("/nonexistent-x", bogus=1), eoslog.InvalidConfigError),
     ("open: bad value", lambda e: eoslog.Engine.open("/nonexistent-x", segment_bytes="big"), ValueError),
-    ("open: float value", lambda e: eoslog.Engine.open("/nonexistent-x", segment_bytes=1.5), TypeError),
+    ("open: float value", lambda e: eoslog.Engine.open("/nonexistent-x", segment_bytes=1.5), TypeError),  # type: ignore[arg-type]
     ("open: bad durability", lambda e: eoslog.Engine.open("/nonexistent-x", durability="sometimes"), ValueError),
     ("topic: spaces", lambda e: e.create_topic("a b"), eoslog.InvalidTopicError),
     ("topic: empty", lambda e: e.create_topic(""), eoslog.InvalidTopicError),
@@ -75,15 +75,15 @@ CASES: list[Case] = [
     ("send: timestamp str", lambda e: e.producer().send("t", b"v", timestamp="now"), TypeError),  # type: ignore[arg-type]
     ("send: too large", lambda e: e.producer().send("t", b"x" * 2_000_000), eoslog.MessageTooLargeError),
     ("send_many: not iterable", lambda e: e.producer().send_many("t", 5), TypeError),  # type: ignore[arg-type]
-    ("send_many: bytes", lambda e: e.producer().send_many("t", b"abc"), TypeError),
+    ("send_many: bytes", lambda e: e.producer().send_many("t", b"abc"), TypeError),  # type: ignore[arg-type]
     ("send_many: bad item", lambda e: e.producer().send_many("t", [b"ok", 5]), TypeError),  # type: ignore[list-item]
     ("send_many: 3-tuple", lambda e: e.producer().send_many("t", [(b"k", b"v", b"x")]), TypeError),  # type: ignore[list-item]
     ("send_many: dict field", lambda e: e.producer().send_many("t", [{"colour": b"x"}]), TypeError),
     ("send_many: dict value", lambda e: e.producer().send_many("t", [{"value": 3}]), TypeError),
     ("offsets: not mapping", lambda e: e.producer(transactional_id="x").send_offsets_to_transaction(5, "g"), TypeError),  # type: ignore[arg-type]
     ("offsets: bad group", lambda e: e.producer(transactional_id="x").send_offsets_to_transaction({}, 5), TypeError),  # type: ignore[arg-type]
-    ("offsets: bad offset", lambda e: e.producer(transactional_id="x").send_offsets_to_transaction({("t", 0): "1"}, "g"), TypeError),  # type: ignore[dict-item]
-    ("offsets: bad partition", lambda e: e.producer(transactional_id="x").send_offsets_to_transaction({"t": 1}, "g"), TypeError),  # type: ignore[dict-item]
+    ("offsets: bad offset", lambda e: e.producer(transactional_id="x").send_offsets_to_transaction({("t", 0): "1"}, "g"), TypeError),  # type: ignore[arg-type]
+    ("offsets: bad partition", lambda e: e.producer(transactional_id="x").send_offsets_to_transaction({"t": 1}, "g"), TypeError),  # type: ignore[arg-type]
     # --- consumer -------------------------------------------------------------------------
     ("consumer: isolation", lambda e: e.consumer(isolation_level="dirty"), ValueError),  # type: ignore[arg-type]
     ("consumer: reset", lambda e: e.consumer(auto_offset_reset="middle"), eoslog.InvalidConfigError),
@@ -127,7 +127,7 @@ CASES: list[Case] = [
     ("builder: epoch overflow", lambda e: eoslog.RecordBatchBuilder(producer_epoch=2**15), OverflowError),
     ("builder: empty build", lambda e: eoslog.RecordBatchBuilder().build(), eoslog.InvalidRecordError),
     ("builder: value int", lambda e: eoslog.RecordBatchBuilder().append(5), TypeError),  # type: ignore[arg-type]
-    ("builder: positional config", lambda e: eoslog.RecordBatchBuilder("gzip"), TypeError),  # type: ignore[misc]
+    ("builder: positional config", lambda e: eoslog.RecordBatchBuilder("gzip"), TypeError),  # type: ignore[call-arg]
 ]
 
 

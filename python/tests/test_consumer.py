@@ -79,7 +79,11 @@ def test_seek_pause_resume_and_offsets(engine: eoslog.Engine, topic: str) -> Non
         assert c.position(tp1) == 50
         c.seek_to_beginning()
         assert c.position(tp0) == 0 and c.position(tp1) == 0
-        c.commit({tp0: 10, eoslog.TopicPartition(topic, 1): eoslog.OffsetAndMetadata(20, "x")})
+        offsets: dict[eoslog.TopicPartition | tuple[str, int], int | eoslog.OffsetAndMetadata] = {
+            tp0: 10,
+            eoslog.TopicPartition(topic, 1): eoslog.OffsetAndMetadata(20, "x"),
+        }
+        c.commit(offsets)
         assert c.committed([tp0, tp1]) == {
             eoslog.TopicPartition(topic, 0): eoslog.OffsetAndMetadata(10),
             eoslog.TopicPartition(topic, 1): eoslog.OffsetAndMetadata(20, "x"),

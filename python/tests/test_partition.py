@@ -53,7 +53,7 @@ def test_records_view_is_zero_copy_and_outlives_the_result(engine: eoslog.Engine
     assert bytes(view) == first
     assert view.obj is not None and type(view.obj).__name__ == "RecordsBuffer"
     with pytest.raises(TypeError):
-        view[0] = 1  # type: ignore[index]
+        view[0] = 1
     with open(__file__, "rb") as f, pytest.raises((TypeError, BufferError)):
         f.readinto(view.obj)  # asks for a writable buffer
     assert eoslog.decode_batches(view)[0].records[0].value == b"x" * 1000

@@ -129,6 +129,11 @@ def test_transactional_id_fences_the_previous_producer(engine: eoslog.Engine) ->
     successor.close()
 
 
+def state(txn: eoslog.Transaction) -> str:
+    """The state, unnarrowed (it changes behind mypy's back)."""
+    return txn.state
+
+
 def test_transaction_context_manager_commits(engine: eoslog.Engine) -> None:
     engine.create_topic("t", partitions=2)
     with engine.producer(transactional_id="tx") as p:
@@ -136,14 +141,14 @@ def test_transaction_context_manager_commits(engine: eoslog.Engine) -> None:
         p.init_transactions()
         assert p.transaction_state == "Ready"
         txn = p.transaction()
-        assert txn.state == "pending"
+        assert state(txn) == "pending"
         with txn as entered:
             assert entered is txn
-            assert txn.state == "active"
+            assert state(txn) == "active"
             assert p.transaction_state == "InTransaction"
             p.send("t", b"a", partition=0)
             p.send_many("t", [b"b", b"c"], partition=1)
-        assert txn.state == "committed"
+        assert state(txn) == "committed"
         assert p.transaction_state == "Ready"
     records = read_all(engine, "t")
     assert sorted(r.value or b"" for r in records) == [b"a", b"b", b"c"]
@@ -163,7 +168,7 @@ def test_transaction_context_manager_aborts_and_reraises(engine: eoslog.Engine) 
             with txn:
                 p.send("t", b"doomed")
                 raise Boom
-        assert txn.state == "aborted"
+        assert state(txn) == "aborted"
         with p.transaction():
             p.send("t", b"kept")
         # A transaction context cannot be entered twice.

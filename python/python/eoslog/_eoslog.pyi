@@ -6,6 +6,31 @@ from types import TracebackType
 from typing import Any, Literal, Self, TypeAlias, final, overload
 
 __version__: str
+__all__ = [
+    "AbortedTransaction",
+    "AppendInfo",
+    "Consumer",
+    "ConsumerGroupMetadata",
+    "ConsumerRecord",
+    "Engine",
+    "FetchResult",
+    "OffsetAndMetadata",
+    "Partition",
+    "PartitionRecovery",
+    "Producer",
+    "Record",
+    "RecordBatch",
+    "RecordBatchBuilder",
+    "RecordMetadata",
+    "RecordsBuffer",
+    "RecoveryReport",
+    "TopicDescription",
+    "TopicPartition",
+    "Transaction",
+    "decode_batches",
+    "__version__",
+    "_rust_baseline",
+]
 
 #: Raw bytes: anything exporting a byte buffer.
 _BytesLike: TypeAlias = bytes | bytearray | memoryview
@@ -17,7 +42,8 @@ _Headers: TypeAlias = Iterable[tuple[str, _Data | None]] | Mapping[str, _Data | 
 _TopicPartitionLike: TypeAlias = TopicPartition | tuple[str, int]
 #: _Offsets to commit: the *next* offset to consume per partition.
 _Offsets: TypeAlias = (
-    Mapping[TopicPartition, int | OffsetAndMetadata]
+    Mapping[_TopicPartitionLike, int | OffsetAndMetadata]
+    | Mapping[TopicPartition, int | OffsetAndMetadata]
     | Mapping[tuple[str, int], int | OffsetAndMetadata]
     | Iterable[tuple[_TopicPartitionLike, int | OffsetAndMetadata]]
 )
@@ -498,15 +524,15 @@ class Consumer:
         the given offsets (each the *next* offset to consume)."""
 
     @overload
-    def committed(self, partitions: _TopicPartitionLike) -> OffsetAndMetadata | None: ...
+    def committed(self, partitions: _TopicPartitionLike) -> OffsetAndMetadata | None:
+        """The group's committed offset of one partition (``None`` if there is none). Under
+        read_committed a pending transactional commit is waited for."""
+
     @overload
     def committed(
         self, partitions: Iterable[_TopicPartitionLike]
-    ) -> dict[TopicPartition, OffsetAndMetadata | None]: ...
-    def committed(self, partitions: Any) -> Any:
-        """The group's committed offsets: for one partition its :class:`OffsetAndMetadata`
-        (or ``None``), for several a dict. Under read_committed a pending transactional
-        commit is waited for."""
+    ) -> dict[TopicPartition, OffsetAndMetadata | None]:
+        """The group's committed offsets of several partitions."""
 
     def beginning_offsets(self, partitions: Iterable[_TopicPartitionLike]) -> dict[TopicPartition, int]:
         """The first offset of each partition."""
