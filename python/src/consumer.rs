@@ -89,18 +89,22 @@ impl PyConsumer {
     /// (topped up with non-blocking polls). Runs with the GIL released.
     fn take(&self, max: usize, wait: Duration) -> eoslog::Result<Vec<ConsumerRecord>> {
         let mut pending = self.pending.lock();
-        if pending.is_empty() {
-            pending.extend(self.consumer.poll(wait)?);
-            while !pending.is_empty() && pending.len() < max {
-                let more = self.consumer.poll(Duration::ZERO)?;
-                if more.is_empty() {
-                    break;
-                }
-                pending.extend(more);
-            }
+        if !pending.is_empty() {
+            let n = max.min(pending.len());
+            return Ok(pending.drain(..n).collect());
         }
-        let n = max.min(pending.len());
-        Ok(pending.drain(..n).collect())
+        let mut got = self.consumer.poll(wait)?;
+        while !got.is_empty() && got.len() < max {
+            let more = self.consumer.poll(Duration::ZERO)?;
+            if more.is_empty() {
+                break;
+            }
+            got.extend(more);
+        }
+        if got.len() > max {
+            pending.extend(got.drain(max..));
+        }
+        Ok(got)
     }
 
     /// Polls in slices of at most [`WAIT_SLICE`] until records arrive or `timeout` passes
