@@ -199,3 +199,13 @@ def test_auto_offset_reset_none(engine: eoslog.Engine, topic: str) -> None:
         c.assign([(topic, 0)])
         with pytest.raises(eoslog.OffsetOutOfRangeError):
             c.poll()
+
+
+def test_reassign_keeps_the_position_of_what_was_returned(engine: eoslog.Engine, topic: str) -> None:
+    with engine.consumer(auto_offset_reset="earliest") as c:
+        c.assign([(topic, 0)])
+        assert c.poll(max_records=1, timeout_ms=1000)[0].offset == 0
+        c.assign([(topic, 0), (topic, 1)])
+        got = c.poll(max_records=500, timeout_ms=1000)
+        assert (0, 1) in [(r.partition, r.offset) for r in got]
+        assert (0, 0) not in [(r.partition, r.offset) for r in got]

@@ -279,3 +279,31 @@ def test_one_producer_shared_by_threads(engine: eoslog.Engine) -> None:
     for i in range(6):
         mine = [v for v in values if v is not None and v.startswith(f"{i}-".encode())]
         assert mine == [f"{i}-{j}".encode() for j in range(200)]
+
+
+def test_transaction_exit_when_the_producer_was_fenced(engine: eoslog.Engine) -> None:
+    engine.create_topic("t")
+    # An exception in the block: the abort fails too (the producer is fenced), and the block's
+    # exception is still the one raised, carrying the failed abort as a note.
+    zombie = engine.producer(transactional_id="a")
+    zombie.init_transactions()
+    txn = zombie.transaction()
+    with pytest.raises(ValueError, match="original") as info:
+        with txn:
+            zombie.send("t", b"z")
+            engine.producer(transactional_id="a").init_transactions()
+            raise ValueError("original")
+    assert state(txn) in ("aborted", "failed")
+    if state(txn) == "failed":
+        assert any("abort_transaction() failed" in n for n in info.value.__notes__)
+    # A clean exit whose commit fails raises the commit's error.
+    other = engine.producer(transactional_id="b")
+    other.init_transactions()
+    txn = other.transaction()
+    with pytest.raises((eoslog.ProducerFencedError, eoslog.InvalidProducerEpochError)):
+        with txn:
+            other.send("t", b"o")
+            engine.producer(transactional_id="b").init_transactions()
+    assert state(txn) == "failed"
+    assert other.transaction_state == "FatalError"
+    assert [r.value for r in read_all(engine, "t")] == []
