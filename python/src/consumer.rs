@@ -6,13 +6,15 @@
 //! The engine's consumer returns up to `max.poll.records` records per poll and moves its
 //! positions past them. `poll(max_records=...)` and iteration may hand out fewer, so the binding
 //! keeps the rest in `pending` and defines every position-dependent call on what the *caller*
-//! has seen: `position()` answers the first pending offset of a partition; `commit()`,
+//! has seen: `position()` answers the earliest pending offset of a partition; `commit()`,
 //! `assign()`, `pause()` and `close()` first *rewind* — seek the engine's consumer back to the
-//! first pending offset of each partition and drop the pending records — so a commit never
-//! covers a record that was not returned. The engine's consumer is only polled when `pending`
-//! is empty, so its own auto-commit sees the same positions.
+//! earliest pending offset of each partition and drop those records — so a commit never covers
+//! a record that was not returned. The engine's consumer is polled only by a `poll` that found
+//! `pending` empty, so its auto-commit sees the same positions (unless several threads poll one
+//! consumer at once, when it may, like Kafka's, cover records fetched for another thread).
+//! `pending` is never held while the engine's consumer is polled.
 
-use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -45,23 +47,23 @@ pub(crate) struct PyConsumer {
     iter_timeout: Option<Duration>,
 }
 
-/// Seeks the engine's consumer back to the first pending record of each partition and drops
-/// the pending records.
+/// Seeks the engine's consumer back to the earliest pending record of each partition (of
+/// `only`, if given) and drops those pending records.
 fn rewind(consumer: &Consumer, pending: &mut VecDeque<ConsumerRecord>, only: Option<&[TopicPartition]>) {
-    let mut seen = HashSet::new();
-    let mut keep = VecDeque::new();
-    for r in pending.drain(..) {
+    let mut earliest: HashMap<TopicPartition, i64> = HashMap::new();
+    pending.retain(|r| {
         let tp = r.topic_partition();
         if only.is_some_and(|o| !o.contains(&tp)) {
-            keep.push_back(r);
-            continue;
+            return true;
         }
-        if seen.insert(tp.clone()) {
-            // Fails only for a partition no longer assigned, whose position is gone anyway.
-            let _ = consumer.seek(&tp, r.offset);
-        }
+        let e = earliest.entry(tp).or_insert(r.offset);
+        *e = (*e).min(r.offset);
+        false
+    });
+    for (tp, offset) in earliest {
+        // Fails only for a partition no longer assigned, whose position is gone anyway.
+        let _ = consumer.seek(&tp, offset);
     }
-    *pending = keep;
 }
 
 impl PyConsumer {
@@ -86,12 +88,16 @@ impl PyConsumer {
     }
 
     /// Up to `max` records: pending ones first, else one engine poll waiting up to `wait`
-    /// (topped up with non-blocking polls). Runs with the GIL released.
+    /// (topped up with non-blocking polls). Runs with the GIL released. The engine's consumer
+    /// is polled without holding `pending`, so that anything the poll calls back (rebalance
+    /// listeners) may use this consumer again.
     fn take(&self, max: usize, wait: Duration) -> eoslog::Result<Vec<ConsumerRecord>> {
-        let mut pending = self.pending.lock();
-        if !pending.is_empty() {
-            let n = max.min(pending.len());
-            return Ok(pending.drain(..n).collect());
+        {
+            let mut pending = self.pending.lock();
+            if !pending.is_empty() {
+                let n = max.min(pending.len());
+                return Ok(pending.drain(..n).collect());
+            }
         }
         let mut got = self.consumer.poll(wait)?;
         while !got.is_empty() && got.len() < max {
@@ -102,7 +108,7 @@ impl PyConsumer {
             got.extend(more);
         }
         if got.len() > max {
-            pending.extend(got.drain(max..));
+            self.pending.lock().extend(got.drain(max..));
         }
         Ok(got)
     }
@@ -265,10 +271,15 @@ impl PyConsumer {
         let tp = tp_arg(partition)?;
         py.detach(|| {
             let pending = self.pending.lock();
-            if let Some(r) = pending.iter().find(|r| r.topic == tp.topic && r.partition == tp.partition) {
-                return Ok(r.offset);
+            let earliest = pending
+                .iter()
+                .filter(|r| r.topic == tp.topic && r.partition == tp.partition)
+                .map(|r| r.offset)
+                .min();
+            match earliest {
+                Some(offset) => Ok(offset),
+                None => consumer.position(&tp),
             }
-            consumer.position(&tp)
         })
         .py_err(py)
     }
