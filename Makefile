@@ -6,7 +6,7 @@ VENV ?= .venv
 PYTHON ?= python3
 
 .PHONY: all demo test fmt-check clippy test-rust test-std test-uring test-broker test-kill-long bench-rpw bench-rebalance-copier bench-broker build clean \
-	ffi header test-c test-c-install install bench-ffi
+	ffi header test-c test-c-install install bench-ffi test-python python-dev wheel bench-python
 
 all: build
 
@@ -18,7 +18,7 @@ demo:
 	$(CARGO) run --release -p eoslog-cli -- demo --data $(DEMO_DIR)
 
 ## Everything CI checks.
-test: fmt-check clippy test-rust test-broker test-c
+test: fmt-check clippy test-rust test-broker test-c test-python
 
 fmt-check:
 	$(CARGO) fmt --all -- --check
@@ -136,6 +136,42 @@ bench-ffi:
 	cc -O2 -std=c99 -Iinclude ffi-c/bench/append_bench.c -o target/release/c_append_bench \
 		target/release/libeoslog.a -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
 	ffi-c/bench/compare.sh target/release/c_append_bench target/release/examples/append_bench
+
+## The Python package (python/, issue 7). Its Rust crate is a workspace member, so `fmt-check`
+## and `clippy` above cover it. `test-python` builds the extension into $(VENV) with
+## `maturin develop` (incremental, debug by default: it reuses the workspace's debug build;
+## PYTHON_BUILD=release for an optimised one), runs pytest (warnings are errors), checks the
+## stubs against the module with mypy.stubtest, and type-checks package, tests and examples.
+PYTHON_BUILD ?= dev
+PYTHON_TEST_DEPS := "maturin>=1.9.4,<2" "pytest>=8" pytest-timeout hypothesis mypy \
+	"kafka-python>=2.0.3" lz4 zstandard python-snappy
+# Test data directories on tmpfs when there is one: engine opens fsync a lot.
+PYTEST_TMPDIR ?= $(shell [ -d /dev/shm ] && [ -w /dev/shm ] && echo /dev/shm || echo /tmp)
+
+$(VENV)/.python-deps:
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet $(PYTHON_TEST_DEPS)
+	touch $@
+
+python-dev: $(VENV)/.python-deps
+	VIRTUAL_ENV=$(CURDIR)/$(VENV) $(VENV)/bin/maturin develop --quiet -m python/Cargo.toml \
+		$(if $(filter release,$(PYTHON_BUILD)),--release)
+
+test-python: python-dev
+	cd python && TMPDIR=$(PYTEST_TMPDIR) ../$(VENV)/bin/python -m pytest
+	cd python && ../$(VENV)/bin/python -m mypy.stubtest eoslog._eoslog
+	cd python && ../$(VENV)/bin/python -m mypy python/eoslog tests ../examples/python
+
+## An abi3 wheel (CPython >= 3.11) in target/wheels/.
+wheel: $(VENV)/.python-deps
+	$(VENV)/bin/maturin build --release -m python/Cargo.toml -o target/wheels
+
+## send_many / send / consumer throughput of 100-byte records against the Rust client API on
+## the same workload, in one run (a report, not a test).
+bench-python: $(VENV)/.python-deps
+	VIRTUAL_ENV=$(CURDIR)/$(VENV) $(VENV)/bin/maturin develop --quiet --release -m python/Cargo.toml
+	$(VENV)/bin/python python/bench/throughput.py
 
 clean:
 	$(CARGO) clean
