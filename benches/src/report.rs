@@ -162,7 +162,8 @@ pub enum Unit {
 }
 
 impl Unit {
-    fn label(self) -> &'static str {
+    /// How the unit is written after a number (`GB/s`, `appends/s`, `ms`, `ns/batch`).
+    pub fn label(self) -> &'static str {
         match self {
             Unit::GBps => "GB/s",
             Unit::AppendsPerSec => "appends/s",
@@ -356,23 +357,48 @@ pub struct Report {
 
 type Variant<'a> = (String, Box<dyn FnMut() -> Result<Measurement> + 'a>);
 
+/// Receives the suite's progress messages (`W1 P=8: round 2/5`, ...).
+pub type ProgressFn = Box<dyn Fn(&str) + Send + Sync>;
+
 /// Runs the configured workloads.
-#[derive(Debug)]
 pub struct Suite {
     config: SuiteConfig,
     rows: Vec<Row>,
     ratios: Vec<Ratio>,
+    observer: Option<ProgressFn>,
+}
+
+impl std::fmt::Debug for Suite {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Suite")
+            .field("config", &self.config)
+            .field("rows", &self.rows)
+            .field("ratios", &self.ratios)
+            .field("observer", &self.observer.is_some())
+            .finish()
+    }
 }
 
 impl Suite {
     /// A suite for `config`.
     pub fn new(config: SuiteConfig) -> Suite {
-        Suite { config, rows: Vec::new(), ratios: Vec::new() }
+        Suite { config, rows: Vec::new(), ratios: Vec::new(), observer: None }
+    }
+
+    /// Sends progress messages to `f` instead of stderr (when `config.progress` is set), e.g.
+    /// to drive a progress bar.
+    pub fn with_progress(mut self, f: impl Fn(&str) + Send + Sync + 'static) -> Suite {
+        self.observer = Some(Box::new(f));
+        self
     }
 
     fn progress(&self, msg: &str) {
-        if self.config.progress {
-            eprintln!("[eoslog-bench] {msg}");
+        if !self.config.progress {
+            return;
+        }
+        match &self.observer {
+            Some(f) => f(msg),
+            None => eprintln!("[eoslog-bench] {msg}"),
         }
     }
 

@@ -20,7 +20,7 @@ use parking_lot::{Condvar, Mutex, RwLock};
 
 use crate::config::{Durability, EngineConfig, TopicConfig};
 use crate::error::{Error, Result, StorageError};
-use crate::group::{GroupConfig, GroupCoordinator};
+use crate::group::{ConsumerGroupMetadata, GroupConfig, GroupCoordinator};
 use crate::io::{self, DirLock, FileType, IoBackend, IoKind, OpenMode};
 use crate::log::checkpoint::{LOG_START_OFFSET_CHECKPOINT, OffsetCheckpointFile, RECOVERY_POINT_CHECKPOINT};
 use crate::log::group_commit::GroupCommit;
@@ -481,7 +481,7 @@ impl Engine {
     }
 
     /// AddOffsetsToTxn: adds the offsets partition of `group` to the producer's transaction, so
-    /// that offsets sent with [`Engine::txn_offset_commit`] commit or abort with it. Kafka
+    /// that offsets sent with [`Engine::txn_offset_commit_for`] commit or abort with it. Kafka
     /// treats this request as coming from a client below transaction version 2.
     pub fn add_offsets_to_txn(
         &self,
@@ -503,11 +503,9 @@ impl Engine {
         )
     }
 
-    /// TxnOffsetCommit the way a broker handles it: the offsets partition of `group` must be
-    /// in the producer's ongoing transaction (KIP-890 part 1 verification with the
-    /// coordinator, as [`Engine::produce`] does for data), then the offsets are written as part
-    /// of the transaction. The consumer's group membership (KIP-447 generation fencing) is not
-    /// checked: [`Engine::txn_offset_commit_for`] does both.
+    /// TxnOffsetCommit of a client without group membership (TxnOffsetCommit v0–v2, which
+    /// carry no member id or generation): [`Engine::txn_offset_commit_for`] with
+    /// [`ConsumerGroupMetadata::simple`], so only the transaction is verified.
     pub fn txn_offset_commit(
         &self,
         transactional_id: &str,
@@ -516,22 +514,30 @@ impl Engine {
         group: &str,
         offsets: &[(String, i32, crate::offsets::OffsetAndMetadata)],
     ) -> Result<()> {
-        self.verify_offsets_in_txn(transactional_id, producer_id, producer_epoch, group)?;
-        self.offsets().txn_commit(producer_id, producer_epoch, group, offsets)
+        let consumer = ConsumerGroupMetadata::simple(group);
+        self.txn_offset_commit_for(transactional_id, producer_id, producer_epoch, &consumer, offsets)
     }
 
-    /// TxnOffsetCommit with the consumer's membership, the whole check a broker makes (Kafka's
-    /// order): the transaction is verified as in [`Engine::txn_offset_commit`], then the group
-    /// coordinator refuses a member that is unknown, fenced or of another generation (KIP-447)
-    /// and otherwise writes the offsets into the transaction. A `consumer` without membership
-    /// ([`ConsumerGroupMetadata::simple`](crate::group::ConsumerGroupMetadata::simple)) commits
-    /// as a pre-KIP-447 client does.
+    /// TxnOffsetCommit the way a broker handles it, and what a transactional producer's
+    /// `send_offsets_to_transaction` calls. Both of Kafka's checks, in Kafka's order, before
+    /// anything is written:
+    /// 1. the transaction coordinator confirms that the group's offsets partition is in the
+    ///    producer's ongoing transaction (KIP-890 part 1, as [`Engine::produce`] verifies
+    ///    data): an offset write outside a transaction would never get a marker and would hold
+    ///    back `__consumer_offsets` for good;
+    /// 2. the group coordinator checks, under the group's lock and atomically with the write,
+    ///    that `consumer` is a current member of the current generation (KIP-447): a member
+    ///    that lost its partitions in a rebalance gets ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID or
+    ///    FENCED_INSTANCE_ID, and its transaction can then only be aborted.
+    ///
+    /// Metadata without membership ([`ConsumerGroupMetadata::simple`]) is not fenced, as in
+    /// Kafka.
     pub fn txn_offset_commit_for(
         &self,
         transactional_id: &str,
         producer_id: i64,
         producer_epoch: i16,
-        consumer: &crate::group::ConsumerGroupMetadata,
+        consumer: &ConsumerGroupMetadata,
         offsets: &[(String, i32, crate::offsets::OffsetAndMetadata)],
     ) -> Result<()> {
         self.verify_offsets_in_txn(transactional_id, producer_id, producer_epoch, &consumer.group_id)?;

@@ -661,3 +661,53 @@ fn member_released_from_sync_by_a_rebalance_gets_a_new_session() {
     assert_eq!((s3.generation_id, s3.members.len()), (3, 1));
     assert_eq!(hb(&h, &d_id, 2), ErrorCode::UnknownMemberId);
 }
+
+/// A member whose SyncGroup answer does not come before its `ensure_active_group` times out
+/// waits for that answer at the next call instead of joining again: its new JoinGroup would
+/// carry the new generation in its subscription, which the coordinator takes for changed
+/// metadata and answers with another rebalance — a member polling with short timeouts would
+/// keep its group rebalancing.
+#[test]
+fn member_resumes_a_timed_out_sync_instead_of_rejoining() {
+    let h = harness(0);
+    let short = Duration::from_millis(20);
+    let partitions = |_: &str| Some(2);
+    // A (driven by hand) leads generation 1 alone.
+    let (a_id, pa) = join_new(&h, protocols(&["range"]));
+    let a = done(&pa);
+    assert!(a.is_leader());
+    sync(&h, &a, vec![(a_id.clone(), assignment(&[0, 1]))]).try_take().unwrap();
+    // B joins; the rebalance waits for A, so B's call times out.
+    let mut config = eoslog::group::GroupMemberConfig::new(GROUP);
+    config.session_timeout_ms = SESSION;
+    config.rebalance_timeout_ms = REBALANCE;
+    config.assignors = vec![Arc::new(eoslog::group::assignor::RangeAssignor)];
+    let mut b = eoslog::group::GroupMember::new(h.groups().clone(), config, vec!["t".into()]);
+    let listener = &mut eoslog::group::NoopListener;
+    let e = b.ensure_active_group(&partitions, listener, short).unwrap_err();
+    assert_eq!(e.code(), ErrorCode::RequestTimedOut);
+    // A rejoins: generation 2. B gets its JoinGroup answer, then waits for A's assignment.
+    let a = done(&h.groups().join_group(request(&a_id, protocols(&["range"]))));
+    assert_eq!(a.generation_id, 2);
+    assert_eq!(
+        b.ensure_active_group(&partitions, listener, short).unwrap_err().code(),
+        ErrorCode::RequestTimedOut
+    );
+    assert_eq!(b.generation_id(), 2);
+    for _ in 0..3 {
+        assert_eq!(
+            b.ensure_active_group(&partitions, listener, short).unwrap_err().code(),
+            ErrorCode::RequestTimedOut
+        );
+        assert_eq!(h.state(), GroupState::CompletingRebalance, "no new rebalance");
+    }
+    // The leader's assignment reaches the waiting SyncGroup.
+    sync(&h, &a, vec![(a_id.clone(), assignment(&[0])), (b.member_id().to_string(), assignment(&[1]))])
+        .try_take()
+        .unwrap();
+    b.ensure_active_group(&partitions, listener, WAIT).unwrap();
+    assert_eq!(b.assignment(), [TopicPartition::new("t", 1)]);
+    assert_eq!(b.generation_id(), 2);
+    let d = h.groups().describe_group(GROUP).unwrap();
+    assert_eq!((d.state, d.generation_id), (GroupState::Stable, 2));
+}

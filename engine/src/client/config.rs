@@ -259,7 +259,8 @@ pub enum OffsetReset {
 pub struct ConsumerConfig {
     /// `group.id`: needed to commit and fetch committed offsets (default none).
     pub group_id: Option<String>,
-    /// `group.instance.id`: static membership id carried in the group metadata.
+    /// `group.instance.id`: makes a subscribed consumer a static member (KIP-345): a restarted
+    /// instance takes its place back without a rebalance, and closing does not leave the group.
     pub group_instance_id: Option<String>,
     /// `isolation.level` (default **read_committed** for eoslog's clients; Kafka's default is
     /// read_uncommitted).
@@ -281,8 +282,30 @@ pub struct ConsumerConfig {
     /// `default.api.timeout.ms`: bound on blocking calls such as `committed` while a
     /// transactional offset commit is pending (default 60000).
     pub default_api_timeout_ms: u64,
-    /// `client.id` (informational).
+    /// `client.id` (the prefix of the member id in a group).
     pub client_id: String,
+    /// `session.timeout.ms`: a subscribed consumer that sends no heartbeat for this long is
+    /// removed from its group (default 45000; the engine's `group.min.session.timeout.ms` /
+    /// `group.max.session.timeout.ms` bound it).
+    pub session_timeout_ms: i32,
+    /// `heartbeat.interval.ms`: how often the heartbeat thread heartbeats (default 3000; must
+    /// be below `session.timeout.ms`). Rebalances are noticed at once, not at the next
+    /// heartbeat.
+    pub heartbeat_interval_ms: u64,
+    /// `max.poll.interval.ms`: the longest a subscribed consumer may go without calling `poll`
+    /// before it leaves its group; also the rebalance timeout (default 300000).
+    pub max_poll_interval_ms: i32,
+    /// `partition.assignment.strategy`: the assignors in order of preference — `range`,
+    /// `roundrobin`, `cooperative-sticky` (or Kafka's class names for them). Default
+    /// **`cooperative-sticky`** alone, so groups rebalance cooperatively (Kafka's default,
+    /// `range` then `cooperative-sticky`, rebalances eagerly).
+    pub partition_assignment_strategy: Vec<String>,
+    /// `client.rack` (sent in the subscription).
+    pub client_rack: Option<String>,
+    /// `metadata.max.age.ms`: how often a subscribed consumer looks for new topics matching
+    /// its pattern, and a group leader for partition-count changes of its topics (default
+    /// 300000).
+    pub metadata_max_age_ms: u64,
 }
 
 impl Default for ConsumerConfig {
@@ -299,6 +322,12 @@ impl Default for ConsumerConfig {
             auto_commit_interval_ms: 5000,
             default_api_timeout_ms: 60_000,
             client_id: String::new(),
+            session_timeout_ms: crate::group::DEFAULT_SESSION_TIMEOUT_MS,
+            heartbeat_interval_ms: 3000,
+            max_poll_interval_ms: crate::group::DEFAULT_REBALANCE_TIMEOUT_MS,
+            partition_assignment_strategy: vec!["cooperative-sticky".to_string()],
+            client_rack: None,
+            metadata_max_age_ms: 300_000,
         }
     }
 }
@@ -317,6 +346,12 @@ impl ConsumerConfig {
         "auto.commit.interval.ms",
         "default.api.timeout.ms",
         "client.id",
+        "session.timeout.ms",
+        "heartbeat.interval.ms",
+        "max.poll.interval.ms",
+        "partition.assignment.strategy",
+        "client.rack",
+        "metadata.max.age.ms",
         "key.deserializer",
         "value.deserializer",
         "bootstrap.servers",
@@ -365,6 +400,32 @@ impl ConsumerConfig {
                 self.default_api_timeout_ms = parse_int(key, v, 0, i32::MAX as i64)? as u64
             }
             "client.id" => self.client_id = v.to_string(),
+            "session.timeout.ms" => self.session_timeout_ms = parse_int(key, v, 1, i32::MAX as i64)? as i32,
+            "heartbeat.interval.ms" => {
+                self.heartbeat_interval_ms = parse_int(key, v, 1, i32::MAX as i64)? as u64
+            }
+            "max.poll.interval.ms" => {
+                self.max_poll_interval_ms = parse_int(key, v, 1, i32::MAX as i64)? as i32
+            }
+            "partition.assignment.strategy" => {
+                let mut names = Vec::new();
+                for n in v.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+                    let name = assignor_name(n).ok_or_else(|| {
+                        invalid(
+                            key,
+                            v,
+                            "expected range, roundrobin or cooperative-sticky (or their class names)",
+                        )
+                    })?;
+                    names.push(name.to_string());
+                }
+                if names.is_empty() {
+                    return Err(invalid(key, v, "at least one assignor is needed"));
+                }
+                self.partition_assignment_strategy = names;
+            }
+            "client.rack" => self.client_rack = if v.is_empty() { None } else { Some(v.to_string()) },
+            "metadata.max.age.ms" => self.metadata_max_age_ms = parse_int(key, v, 0, i64::MAX)? as u64,
             "key.deserializer" | "value.deserializer" | "bootstrap.servers" => {}
             _ => return Err(invalid(key, v, "unknown consumer config key")),
         }
@@ -377,6 +438,39 @@ impl ConsumerConfig {
             self.set(k, v)?;
         }
         Ok(())
+    }
+
+    /// Checks the combination of settings (what the Java client checks in its constructor).
+    pub fn validate(&self) -> Result<()> {
+        if self.heartbeat_interval_ms >= u64::try_from(self.session_timeout_ms).unwrap_or(0) {
+            return Err(invalid(
+                "heartbeat.interval.ms",
+                &self.heartbeat_interval_ms.to_string(),
+                "must be lower than session.timeout.ms",
+            ));
+        }
+        for name in &self.partition_assignment_strategy {
+            if crate::group::assignor::by_name(name).is_none() {
+                return Err(invalid("partition.assignment.strategy", name, "unknown assignor"));
+            }
+        }
+        if self.partition_assignment_strategy.is_empty() {
+            return Err(invalid("partition.assignment.strategy", "", "at least one assignor is needed"));
+        }
+        Ok(())
+    }
+}
+
+/// The built-in assignor a `partition.assignment.strategy` entry names (eoslog's short names
+/// or Kafka's class names).
+fn assignor_name(entry: &str) -> Option<&'static str> {
+    match entry {
+        "range" | "org.apache.kafka.clients.consumer.RangeAssignor" => Some("range"),
+        "roundrobin" | "org.apache.kafka.clients.consumer.RoundRobinAssignor" => Some("roundrobin"),
+        "cooperative-sticky" | "org.apache.kafka.clients.consumer.CooperativeStickyAssignor" => {
+            Some("cooperative-sticky")
+        }
+        _ => None,
     }
 }
 
@@ -473,6 +567,26 @@ mod tests {
         assert_eq!(c.max_poll_records, 7);
         assert!(c.enable_auto_commit);
         assert!(ConsumerConfig::from_pairs(&[("isolation.level", "log_end")]).is_err());
+        let c = ConsumerConfig::from_pairs(&[
+            ("session.timeout.ms", "6000"),
+            ("heartbeat.interval.ms", "1000"),
+            ("max.poll.interval.ms", "10000"),
+            ("partition.assignment.strategy", "org.apache.kafka.clients.consumer.RangeAssignor, roundrobin"),
+            ("client.rack", "r1"),
+        ])
+        .unwrap();
+        assert_eq!(c.partition_assignment_strategy, ["range", "roundrobin"]);
+        assert_eq!(
+            (c.session_timeout_ms, c.heartbeat_interval_ms, c.max_poll_interval_ms),
+            (6000, 1000, 10000)
+        );
+        assert_eq!(c.client_rack.as_deref(), Some("r1"));
+        c.validate().unwrap();
+        assert_eq!(ConsumerConfig::default().partition_assignment_strategy, ["cooperative-sticky"]);
+        assert!(ConsumerConfig::from_pairs(&[("partition.assignment.strategy", "sticky")]).is_err());
+        let mut c = ConsumerConfig::default();
+        c.set("heartbeat.interval.ms", "45000").unwrap();
+        assert!(c.validate().is_err(), "the heartbeat interval must be below the session timeout");
         assert!(ConsumerConfig::from_pairs(&[("max.poll.records", "0")]).is_err());
     }
 }

@@ -51,6 +51,14 @@ pub(crate) fn is_fatal(code: ErrorCode) -> bool {
     )
 }
 
+/// Errors with which the group coordinator refuses the offset commit of a consumer that is no
+/// longer the owner of its partitions (KIP-447). For a transactional producer they doom the
+/// transaction, not the producer: FENCED_INSTANCE_ID fences the consumer instance, not the
+/// transactional id.
+pub(crate) fn is_group_membership_error(code: ErrorCode) -> bool {
+    matches!(code, ErrorCode::IllegalGeneration | ErrorCode::UnknownMemberId | ErrorCode::FencedInstanceId)
+}
+
 /// Errors that say nothing was done and a retry may succeed (Kafka's `RetriableException`s
 /// that an in-process engine can raise).
 pub(crate) fn is_retriable(code: ErrorCode) -> bool {

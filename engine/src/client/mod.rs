@@ -46,11 +46,17 @@
 //! assert_eq!(consumer.committed(&[tp.clone()]).unwrap()[&tp].as_ref().unwrap().offset, 1);
 //! ```
 //!
+//! With `subscribe` instead of `assign`, the consumer is a member of its group and the
+//! partitions are shared among the members ([`Consumer::subscribe`]); the producer's
+//! `send_offsets_to_transaction` then carries the member's generation, so a member that lost
+//! its partitions in a rebalance cannot commit them (KIP-447).
+//!
 //! Both types are `Send + Sync` and use only the engine's public API.
 
 mod config;
 mod consumer;
 mod error;
+mod membership;
 mod partitioner;
 mod producer;
 mod record;
@@ -59,6 +65,7 @@ pub use crate::log::{IsolationLevel, TopicPartition};
 pub use crate::offsets::OffsetAndMetadata;
 pub use config::{ConsumerConfig, OffsetReset, PartitionerKind, ProducerConfig};
 pub use consumer::Consumer;
+pub use membership::{ConsumerRebalanceListener, NoopListener};
 pub use partitioner::{murmur2, partition_for_key, to_positive};
 pub use producer::{DeliveryHandle, Producer, TransactionState};
 pub use record::{ConsumerGroupMetadata, ConsumerRecord, ProducerRecord, RecordMetadata};

@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 use parking_lot::{Condvar, Mutex};
 
 use super::config::ProducerConfig;
-use super::error::{SharedError, is_definitely_not_written, is_fatal, is_retriable};
+use super::error::{
+    SharedError, is_definitely_not_written, is_fatal, is_group_membership_error, is_retriable,
+};
 use super::partitioner::PartitionerState;
 use super::record::{ConsumerGroupMetadata, ProducerRecord, RecordMetadata};
 use crate::batch::{self, RecordBatchBuilder};
@@ -430,16 +432,26 @@ impl Producer {
     }
 
     /// Adds the consumer's positions to the transaction (Kafka's `sendOffsetsToTransaction`):
-    /// adds the group's `__consumer_offsets` partition to the transaction with the
-    /// coordinator, then writes the offsets as a transactional offset commit. They become the
-    /// group's committed offsets if and only if the transaction commits. `group` is carried
-    /// for the group coordinator's generation check (KIP-447).
+    /// adds the group's `__consumer_offsets` partition to the transaction with the coordinator
+    /// (AddOffsetsToTxn, in one call with the partitions of records still queued), then writes
+    /// the offsets as a transactional offset commit through
+    /// [`Engine::txn_offset_commit_for`](crate::Engine::txn_offset_commit_for), which has the
+    /// transaction coordinator verify the transaction and the group coordinator check `group`'s
+    /// member id and generation (KIP-447). The offsets become the group's committed offsets if
+    /// and only if the transaction commits.
+    ///
+    /// Pass [`Consumer::group_metadata`](super::Consumer::group_metadata) as it is after the
+    /// `poll` whose records the transaction holds. If the consumer lost its partitions in a
+    /// rebalance since, the commit is refused — ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID or
+    /// FENCED_INSTANCE_ID — and, as in Kafka, the transaction can then only be aborted (the
+    /// producer is in [`TransactionState::AbortableError`]; the producer itself is not fenced
+    /// and goes on with the next transaction).
     pub fn send_offsets_to_transaction(
         &self,
         offsets: &[(TopicPartition, OffsetAndMetadata)],
         group: &ConsumerGroupMetadata,
     ) -> Result<()> {
-        self.transactional_id()?;
+        let id = self.transactional_id()?;
         let inner = &self.inner;
         // The sender lock orders this against drains and the end of the transaction.
         let _sender = inner.sender.lock();
@@ -453,10 +465,14 @@ impl Producer {
             }
             Ok(())
         };
+        if group.group_id.is_empty() {
+            return Err(Error::kafka(ErrorCode::InvalidGroupId, "the consumer group id is empty"));
+        }
         let (pe, to_add) = {
             let st = inner.state.lock();
             check(&st)?;
-            let offsets_tp = inner.engine.offsets().partition().topic_partition().clone();
+            let offsets_tp = inner.engine.offsets_partition_for(&group.group_id);
+            let offsets_tp = TopicPartition::new(offsets_tp.topic, offsets_tp.partition);
             // AddOffsetsToTxn, together with the partitions of records still queued (they
             // would need their own call at the next drain).
             let mut to_add: Vec<TopicPartition> =
@@ -469,12 +485,19 @@ impl Producer {
         if !to_add.is_empty() {
             inner.add_partitions(pe, &to_add)?;
         }
-        let mut st = inner.state.lock();
-        check(&st)?;
+        check(&inner.state.lock())?;
         let list: Vec<(String, i32, OffsetAndMetadata)> =
             offsets.iter().map(|(tp, o)| (tp.topic.clone(), tp.partition, o.clone())).collect();
-        match inner.engine.offsets().txn_commit(pe.producer_id, pe.epoch, &group.group_id, &list) {
+        // Not under the state lock: the write goes to `__consumer_offsets`.
+        let written = inner.retry_coordinator(|| {
+            inner.engine.txn_offset_commit_for(id, pe.producer_id, pe.epoch, group, &list)
+        });
+        let mut st = inner.state.lock();
+        match written {
             Ok(()) => Ok(()),
+            // The consumer lost its partitions: the transaction must not commit, but the
+            // producer's identity is intact (Kafka's TxnOffsetCommitHandler: abortable error).
+            Err(e) if is_group_membership_error(e.code()) => Err(st.fail_abortable(&e)),
             Err(e) => Err(st.fail_with(&e)),
         }
     }
@@ -676,6 +699,15 @@ impl State {
             return Err(closed_error());
         }
         Ok(())
+    }
+
+    /// Records a failure that dooms the open transaction but not the producer.
+    fn fail_abortable(&mut self, e: &Error) -> Error {
+        if matches!(self.txn, TransactionState::InTransaction | TransactionState::Committing) {
+            self.abortable.get_or_insert_with(|| SharedError::new(e));
+            self.txn = TransactionState::AbortableError;
+        }
+        SharedError::new(e).to_error()
     }
 
     /// Records a failure: fencing and sequence errors make the producer unusable, anything

@@ -32,7 +32,7 @@ use crate::group::protocol::{
 };
 use crate::group::types::{
     ConsumerGroupMetadata, DEFAULT_REBALANCE_TIMEOUT_MS, DEFAULT_SESSION_TIMEOUT_MS, JoinGroupRequest,
-    JoinGroupResponse, MemberIdentity, NO_GENERATION_ID, SyncGroupRequest, UNKNOWN_MEMBER_ID,
+    JoinGroupResponse, MemberIdentity, NO_GENERATION_ID, PendingSync, SyncGroupRequest, UNKNOWN_MEMBER_ID,
 };
 use crate::log::TopicPartition;
 use crate::offsets::OffsetAndMetadata;
@@ -150,6 +150,20 @@ impl Heartbeater {
         }
     }
 
+    /// The member's group metadata as it is now (the same as [`GroupMember::group_metadata`]),
+    /// readable from any thread — also while the member is inside
+    /// [`GroupMember::ensure_active_group`], where the generation changes as soon as the
+    /// JoinGroup answer arrives, before the rebalance callbacks run.
+    pub fn group_metadata(&self) -> ConsumerGroupMetadata {
+        let (member_id, generation_id) = self.shared.identity.lock().clone();
+        ConsumerGroupMetadata {
+            group_id: self.group_id.clone(),
+            generation_id,
+            member_id,
+            group_instance_id: self.instance.clone(),
+        }
+    }
+
     /// Waits up to `timeout` for the group to start a rebalance after the member's
     /// generation; returns whether it did (then heartbeat, and the member rejoins). Without a
     /// generation (the member is joining) it just waits `timeout`.
@@ -175,6 +189,9 @@ pub struct GroupMember {
     owned: Vec<TopicPartition>,
     leader: bool,
     shared: Arc<Shared>,
+    /// A SyncGroup whose answer did not arrive before an `ensure_active_group` timed out: the
+    /// next call waits for that answer instead of joining again (see there).
+    pending_sync: Option<PendingSync>,
 }
 
 fn err(code: ErrorCode, msg: impl Into<String>) -> Error {
@@ -193,6 +210,7 @@ impl GroupMember {
             protocol_name: None,
             owned: Vec::new(),
             leader: false,
+            pending_sync: None,
             shared: Arc::new(Shared {
                 identity: Mutex::new((UNKNOWN_MEMBER_ID.to_string(), NO_GENERATION_ID)),
                 rejoin: AtomicBool::new(true),
@@ -291,6 +309,7 @@ impl GroupMember {
         self.set_identity(member_id, NO_GENERATION_ID);
         self.protocol_name = None;
         self.leader = false;
+        self.pending_sync = None;
         self.shared.lost.store(false, Ordering::Release);
         self.shared.rejoin.store(true, Ordering::Release);
     }
@@ -326,7 +345,12 @@ impl GroupMember {
     /// Joins the group until the member has a stable assignment (returns at once if it has
     /// one). `partition_count` gives the number of partitions of a topic (`None` if it does not
     /// exist); the leader uses it to assign. Blocks up to `timeout` (real time); on timeout the
-    /// member's join stays parked in the coordinator and the next call continues it.
+    /// member's request stays parked in the coordinator and the next call continues it: a
+    /// JoinGroup is sent again (with the same metadata, which the coordinator takes as a
+    /// retry), a SyncGroup is waited for again — joining again after the JoinGroup answer would
+    /// announce the new generation in the subscription, which the coordinator takes for changed
+    /// metadata and answers with one more rebalance (a member polling with short timeouts
+    /// would keep its group rebalancing).
     pub fn ensure_active_group(
         &mut self,
         partition_count: &dyn Fn(&str) -> Option<i32>,
@@ -345,59 +369,70 @@ impl GroupMember {
                     format!("joining group {} timed out", self.config.group_id),
                 ));
             }
-            if self.rebalance_protocol() == RebalanceProtocol::Eager && !self.owned.is_empty() {
-                let revoked = std::mem::take(&mut self.owned);
-                listener.on_partitions_revoked(&revoked);
-            }
-            let pending = self.coordinator.join_group(self.join_request()?);
-            let Some(join) = pending.wait(remaining()) else {
-                return Err(err(
-                    ErrorCode::RequestTimedOut,
-                    format!("joining group {} timed out", self.config.group_id),
-                ));
+            let sync = match self.pending_sync.take() {
+                Some(pending) => pending,
+                None => {
+                    if self.rebalance_protocol() == RebalanceProtocol::Eager && !self.owned.is_empty() {
+                        let revoked = std::mem::take(&mut self.owned);
+                        listener.on_partitions_revoked(&revoked);
+                    }
+                    let pending = self.coordinator.join_group(self.join_request()?);
+                    let Some(join) = pending.wait(remaining()) else {
+                        return Err(err(
+                            ErrorCode::RequestTimedOut,
+                            format!("joining group {} timed out", self.config.group_id),
+                        ));
+                    };
+                    match join.error {
+                        ErrorCode::None => {}
+                        ErrorCode::MemberIdRequired => {
+                            self.set_identity(join.member_id, self.generation_id);
+                            continue;
+                        }
+                        ErrorCode::UnknownMemberId => {
+                            self.reset(listener, false);
+                            continue;
+                        }
+                        ErrorCode::IllegalGeneration => {
+                            self.reset(listener, true);
+                            continue;
+                        }
+                        ErrorCode::RebalanceInProgress => continue,
+                        code => {
+                            return Err(err(
+                                code,
+                                format!("JoinGroup of group {} failed", self.config.group_id),
+                            ));
+                        }
+                    }
+                    self.set_identity(join.member_id.clone(), join.generation_id);
+                    self.protocol_name = join.protocol_name.clone();
+                    self.leader = join.is_leader();
+                    let assignments = if join.is_leader() && !join.skip_assignment {
+                        self.lead(&join, partition_count)?
+                    } else {
+                        Vec::new()
+                    };
+                    self.coordinator.sync_group(SyncGroupRequest {
+                        group_id: self.config.group_id.clone(),
+                        generation_id: join.generation_id,
+                        member_id: join.member_id.clone(),
+                        group_instance_id: self.config.group_instance_id.clone(),
+                        protocol_type: Some(CONSUMER_PROTOCOL_TYPE.to_string()),
+                        protocol_name: join.protocol_name.clone(),
+                        assignments,
+                    })
+                }
             };
-            match join.error {
-                ErrorCode::None => {}
-                ErrorCode::MemberIdRequired => {
-                    self.set_identity(join.member_id, self.generation_id);
-                    continue;
-                }
-                ErrorCode::UnknownMemberId => {
-                    self.reset(listener, false);
-                    continue;
-                }
-                ErrorCode::IllegalGeneration => {
-                    self.reset(listener, true);
-                    continue;
-                }
-                ErrorCode::RebalanceInProgress => continue,
-                code => return Err(err(code, format!("JoinGroup of group {} failed", self.config.group_id))),
-            }
-            self.set_identity(join.member_id.clone(), join.generation_id);
-            self.protocol_name = join.protocol_name.clone();
-            self.leader = join.is_leader();
-            let assignments = if join.is_leader() && !join.skip_assignment {
-                self.lead(&join, partition_count)?
-            } else {
-                Vec::new()
-            };
-            let sync = self.coordinator.sync_group(SyncGroupRequest {
-                group_id: self.config.group_id.clone(),
-                generation_id: join.generation_id,
-                member_id: join.member_id.clone(),
-                group_instance_id: self.config.group_instance_id.clone(),
-                protocol_type: Some(CONSUMER_PROTOCOL_TYPE.to_string()),
-                protocol_name: join.protocol_name.clone(),
-                assignments,
-            });
-            let Some(sync) = sync.wait(remaining()) else {
+            let Some(answer) = sync.wait(remaining()) else {
+                self.pending_sync = Some(sync);
                 return Err(err(
                     ErrorCode::RequestTimedOut,
                     format!("SyncGroup of group {} timed out", self.config.group_id),
                 ));
             };
-            match sync.error {
-                ErrorCode::None => self.on_join_complete(&sync.assignment, listener)?,
+            match answer.error {
+                ErrorCode::None => self.on_join_complete(&answer.assignment, listener)?,
                 ErrorCode::RebalanceInProgress => continue,
                 ErrorCode::UnknownMemberId => self.reset(listener, false),
                 ErrorCode::IllegalGeneration => self.reset(listener, true),
@@ -522,6 +557,7 @@ impl GroupMember {
             Ok(())
         };
         self.set_identity(UNKNOWN_MEMBER_ID.to_string(), NO_GENERATION_ID);
+        self.pending_sync = None;
         self.shared.rejoin.store(true, Ordering::Release);
         result
     }

@@ -1156,7 +1156,9 @@ impl GroupCoordinator {
     /// while the group rebalances (Kafka's `handleTxnCommitOffsets`); a member that lost its
     /// partitions to a rebalance has a stale generation or member id and is refused, so its
     /// transaction cannot commit its offsets and the producer must abort it. The caller has
-    /// added `__consumer_offsets` to the transaction (AddOffsetsToTxn).
+    /// added `__consumer_offsets` to the transaction (AddOffsetsToTxn) and had the transaction
+    /// coordinator verify it: [`Engine::txn_offset_commit_for`](crate::Engine::txn_offset_commit_for)
+    /// does both checks and is what producers and brokers call.
     #[allow(clippy::too_many_arguments)]
     pub fn txn_commit_offsets(
         &self,

@@ -39,6 +39,8 @@ pub struct DumpedRecord {
     pub offset: i64,
     /// Timestamp as a consumer sees it.
     pub timestamp: i64,
+    /// Timestamp relative to the batch's base timestamp, as stored.
+    pub timestamp_delta: i64,
     /// Key.
     pub key: Option<Vec<u8>>,
     /// Value.
@@ -64,6 +66,9 @@ pub struct DumpedBatch {
     pub partition_leader_epoch: i32,
     /// Magic byte.
     pub magic: i8,
+    /// The raw attributes field (codec, timestamp type, transactional, control and
+    /// delete-horizon bits).
+    pub attributes: i16,
     /// Stored CRC.
     pub crc: u32,
     /// Whether the CRC matches.
@@ -279,6 +284,7 @@ pub fn describe_batch(b: &RecordBatch<'_>, position: u64, deep: bool) -> DumpedB
                 Ok(r) => Some(DumpedRecord {
                     offset: r.offset,
                     timestamp: r.timestamp,
+                    timestamp_delta: r.timestamp_delta,
                     key: r.key.map(<[u8]>::to_vec),
                     value: r.value.map(<[u8]>::to_vec),
                     headers: r
@@ -306,6 +312,7 @@ pub fn describe_batch(b: &RecordBatch<'_>, position: u64, deep: bool) -> DumpedB
         count: b.records_count(),
         partition_leader_epoch: b.partition_leader_epoch(),
         magic: b.magic(),
+        attributes: b.attributes().0,
         crc: b.crc(),
         crc_valid: b.is_crc_valid(),
         compression: match b.compression() {

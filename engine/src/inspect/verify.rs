@@ -434,10 +434,12 @@ fn compare_snapshot(dir: &Path, offset: i64, producers: &ProducerStateManager, r
     let entries = match read_file(&path).map(|b| decode_snapshot(&b)) {
         Ok(Ok(e)) => e,
         Ok(Err(e)) => {
+            // Damage, even though open recovers from it (it discards the snapshot and
+            // rebuilds the producer state from an older one by replaying the log).
             report.add(
-                Severity::Warning,
+                Severity::Error,
                 &path,
-                format!("unreadable snapshot ({e}); open falls back to an older one"),
+                format!("damaged snapshot ({e}); open would discard it and rebuild from an older one"),
             );
             return;
         }

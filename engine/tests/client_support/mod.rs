@@ -79,13 +79,14 @@ pub fn values(records: &[ConsumerRecord]) -> Vec<String> {
 
 /// The test binary re-executing itself to run one test function as a child process (the
 /// function checks `role_var` and does the child's work when it is set). Works with a plain
-/// `cargo test`: no extra binary has to be built.
+/// `cargo test`: no extra binary has to be built. Standard input, output and error are pipes
+/// (a child that reads no commands just never reads its input).
 pub fn spawn_self(test_name: &str, env: &BTreeMap<String, String>) -> Child {
     let exe = std::env::current_exe().unwrap();
     let mut cmd = Command::new(exe);
     cmd.args(["--exact", test_name, "--nocapture", "--test-threads=1"]);
     cmd.envs(env);
-    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
     cmd.spawn().unwrap()
 }
 
