@@ -58,6 +58,17 @@ fn main() {
             write(dir, "partition_append", &format!("{name}-{flags}"), flags, b);
         }
     }
+    // The C ABI target: the first byte picks the entry point (0 validate + iterate, 1 append,
+    // 2 produce, 3 create/delete a topic, 4 open a partition); 0x80 fixes CRCs up.
+    for (name, b) in &all {
+        for selector in [0u8, 1, 2, 0x80] {
+            write(dir, "ffi_c", &format!("{name}-{selector}"), selector, b);
+        }
+    }
+    for (i, topic) in ["t", "..", "a/b", "ok.topic-1", "__consumer_offsets", "../escape"].iter().enumerate() {
+        write(dir, "ffi_c", &format!("topic{i}-create"), 3, topic.as_bytes());
+        write(dir, "ffi_c", &format!("topic{i}-open"), 4, topic.as_bytes());
+    }
     let concatenated: Vec<u8> = all.iter().flat_map(|(_, b)| b.iter().copied()).collect();
     write(dir, "batch_parse", "all", 0, &concatenated);
 
