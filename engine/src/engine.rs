@@ -644,12 +644,8 @@ impl Engine {
             // Best effort: the data is being deleted, a failed close only loses indexes.
             let _ = log.close();
             let from = log.dir().to_path_buf();
-            let to = self.inner.dir.join(format!(
-                "{}.{}{}",
-                log.topic_partition().dir_name(),
-                topic.meta.topic_id,
-                topics::DELETE_DIR_SUFFIX
-            ));
+            let to =
+                self.inner.dir.join(topics::delete_dir_name(log.topic_partition(), &topic.meta.topic_id));
             self.inner.io.rename(&from, &to).map_err(|e| StorageError::io("rename", &from, e))?;
         }
         self.inner
@@ -657,12 +653,8 @@ impl Engine {
             .sync_dir(&self.inner.dir)
             .map_err(|e| StorageError::io("fsync dir", &self.inner.dir, e))?;
         for log in &topic.partitions {
-            let doomed = self.inner.dir.join(format!(
-                "{}.{}{}",
-                log.topic_partition().dir_name(),
-                topic.meta.topic_id,
-                topics::DELETE_DIR_SUFFIX
-            ));
+            let doomed =
+                self.inner.dir.join(topics::delete_dir_name(log.topic_partition(), &topic.meta.topic_id));
             topics::remove_dir_recursive(self.inner.io.as_ref(), &doomed)?;
         }
         self.inner

@@ -203,6 +203,21 @@ pub fn write(io: &Arc<dyn IoBackend>, dir: &Path, topics: &BTreeMap<String, Topi
     CheckpointFile::<TopicsFormat>::new(io.clone(), dir.join(TOPICS_FILE)).write(topics.values())
 }
 
+/// The longest file name the file systems eoslog runs on accept (`NAME_MAX`).
+pub const MAX_FILE_NAME_LENGTH: usize = 255;
+
+/// The name a partition directory is renamed to before it is deleted:
+/// `<topic>-<partition>.<topic id>-delete`, with the topic cut short (as Kafka does) so that the
+/// name fits in [`MAX_FILE_NAME_LENGTH`]: a 249-character topic is legal, and its directory
+/// with the suffix is not. The partition number and the topic id are kept whole, so two
+/// partitions never get the same name.
+pub fn delete_dir_name(tp: &crate::log::TopicPartition, topic_id: &str) -> String {
+    let suffix = format!("-{}.{topic_id}{DELETE_DIR_SUFFIX}", tp.partition);
+    // Topic names are ASCII (`validate_name`), so cutting at a byte count is cutting at a char.
+    let keep = MAX_FILE_NAME_LENGTH.saturating_sub(suffix.len()).min(tp.topic.len());
+    format!("{}{suffix}", &tp.topic[..keep])
+}
+
 /// Removes a directory and the regular files and symlinks in it, never following a link and
 /// never descending into subdirectories that are not eoslog's (there are none in a partition
 /// directory; any found are left and reported).

@@ -185,3 +185,33 @@ fn a_damaged_offset_index_cannot_make_a_read_skip_records() {
         engine.close().unwrap();
     }
 }
+
+/// Found by the `ffi_c` fuzz target: a topic with a long legal name (up to 249 characters)
+/// could be created but not deleted — its directory renamed to `<name>-<p>.<topic id>-delete`
+/// passed the file system's 255-byte name limit (ENAMETOOLONG, KAFKA_STORAGE_ERROR) after the
+/// topic had already left the metadata file. The deletion name now cuts the topic short.
+#[test]
+fn a_topic_with_the_longest_legal_name_can_be_deleted() {
+    let tmp = common::scratch_dir();
+    let dir = tmp.path().join("data");
+    let engine = common::open(&dir);
+    for len in [200, 228, 240, 249] {
+        let name = "n".repeat(len - 1) + "x";
+        engine.create_topic(&name, 3, common::small_topic()).unwrap();
+        for p in 0..3 {
+            engine.partition(&name, p).unwrap().append(&common::batch("v", 2)).unwrap();
+        }
+        engine.delete_topic(&name).unwrap_or_else(|e| panic!("deleting a {len}-character topic: {e}"));
+        assert!(engine.partition(&name, 0).is_err());
+    }
+    engine.close().unwrap();
+    let left: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.starts_with('n'))
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+    let engine = common::open(&dir);
+    assert!(engine.topics().is_empty(), "a deleted topic came back: {:?}", engine.topics());
+    engine.close().unwrap();
+}
