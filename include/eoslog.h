@@ -1608,11 +1608,17 @@ eoslog_result eoslog_consumer_committed(const struct eoslog_consumer *consumer,
 /**
  * Commits offsets for the consumer's group (Kafka's `commitSync`): with `offsets_len == 0`
  * the current position of every assigned partition, else the given `offsets` (each the next
- * offset to consume).
+ * offset to consume). A subscribed consumer commits as a member (member id, generation,
+ * `group.instance.id`), so the group refuses the commit of a member that lost its partitions;
+ * it may commit from its rebalance callbacks (`on_partitions_revoked`: the last chance).
  *
- * Errors: `EOSLOG_RESULT_INVALID_GROUP_ID` (no `group.id`), the group coordinator's errors
- * (`EOSLOG_RESULT_ILLEGAL_GENERATION`, ...), `EOSLOG_RESULT_CLOSED`, and the usual argument
- * and handle errors.
+ * Errors: `EOSLOG_RESULT_INVALID_GROUP_ID` (no `group.id`); for a subscribed consumer
+ * `EOSLOG_RESULT_ILLEGAL_GENERATION` / `EOSLOG_RESULT_UNKNOWN_MEMBER_ID` (it lost its
+ * partitions in a rebalance: the next poll reports them lost and rejoins),
+ * `EOSLOG_RESULT_REBALANCE_IN_PROGRESS` (not joined yet, or the group is rebalancing: poll,
+ * then commit again), `EOSLOG_RESULT_FENCED_INSTANCE_ID` (a newer static instance); without
+ * a subscription the commit is accepted only while the group has no members;
+ * `EOSLOG_RESULT_CLOSED`, and the usual argument and handle errors.
  */
 eoslog_result eoslog_consumer_commit(const struct eoslog_consumer *consumer,
                                      const struct eoslog_topic_partition_offset *offsets,

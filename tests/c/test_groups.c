@@ -312,6 +312,16 @@ static void zombie(const char *dir) {
   CHECK_OK(eoslog_consumer_committed(a, "in", mine, &committed));
   CHECK(committed == 1);
 
+  /* Group-id-only metadata is not fenced by generation: accepted even though the group has
+   * members (only the producer's epoch protects such a transaction). */
+  eoslog_group_metadata *simple = NULL;
+  CHECK_OK(eoslog_group_metadata_new("copier", &simple));
+  CHECK(generation_of(simple) == -1);
+  CHECK_OK(eoslog_producer_begin_transaction(p));
+  CHECK_OK(eoslog_producer_send_offsets_to_transaction(p, offsets, 1, simple));
+  CHECK_OK(eoslog_producer_abort_transaction(p));
+  CHECK_OK(eoslog_group_metadata_free(simple));
+
   CHECK_OK(eoslog_group_metadata_free(stale));
   CHECK_OK(eoslog_group_metadata_free(fresh));
   CHECK_OK(eoslog_producer_free(p));
