@@ -31,6 +31,7 @@ mod errors;
 mod handle;
 mod partition;
 mod producer;
+mod rebalance;
 
 /// The `eoslog._eoslog` extension module.
 #[pymodule]
