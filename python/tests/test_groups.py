@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import random
+import threading
 import time
 import weakref
 from collections.abc import Callable, Iterator
@@ -120,6 +121,31 @@ def test_two_members_split_the_partitions_and_one_leaves(engine: eoslog.Engine) 
     a.consumer.close()
 
 
+def test_callbacks_run_on_the_polling_thread(engine: eoslog.Engine) -> None:
+    threads: list[int] = []
+    polled_by: list[int] = []
+
+    def on_assign(consumer: eoslog.Consumer, partitions: list[eoslog.TopicPartition]) -> None:
+        threads.append(threading.get_ident())
+
+    with engine.consumer("g", auto_offset_reset="earliest") as c:
+        c.subscribe([TOPIC], on_assign=on_assign)
+
+        def worker() -> None:
+            polled_by.append(threading.get_ident())
+            deadline = time.monotonic() + 30
+            while not threads and time.monotonic() < deadline:
+                c.poll(timeout_ms=50)
+
+        t = threading.Thread(target=worker)
+        t.start()
+        # The main thread keeps running Python code (holding the GIL in turns) meanwhile.
+        while t.is_alive():
+            sum(range(10_000))
+        t.join()
+        assert threads == polled_by and threads[0] != threading.get_ident()
+
+
 def test_unsubscribe_revokes_and_leaves(engine: eoslog.Engine) -> None:
     a = Member(engine)
     a.subscribe()
@@ -221,6 +247,7 @@ def test_group_copier_copies_exactly_once(engine: eoslog.Engine) -> None:
         p.init_transactions()
         m.subscribe()
     refused = aborted = 0
+    worked: set[int] = set()
 
     def rewind(c: eoslog.Consumer) -> None:
         assigned = c.assignment()
@@ -244,15 +271,17 @@ def test_group_copier_copies_exactly_once(engine: eoslog.Engine) -> None:
     while not done():
         assert time.monotonic() < deadline, "the copy did not finish"
         rounds += 1
-        if rounds == 15:
+        if rounds == 8:
             # One member leaves half-way; the other takes its partitions over.
             members[1].consumer.close()
             producers[1].close()
             del members[1], producers[1]
         for m, producer in zip(members, producers, strict=True):
             c = m.consumer
-            records = c.poll(timeout_ms=20)
+            records = c.poll(max_records=40, timeout_ms=20)
             assignment = c.assignment()
+            if assignment:
+                worked.add(id(m))
             if not assignment:
                 continue
             producer.begin_transaction()
@@ -283,6 +312,8 @@ def test_group_copier_copies_exactly_once(engine: eoslog.Engine) -> None:
     for p in producers:
         p.close()
     assert aborted > 0
+    assert rounds > 8 and len(members) == 1, "the second member did not leave half-way"
+    assert len(worked) == 2, "both members copied"
     out = read_all(engine, "copy")
     for part in range(PARTITIONS):
         got = [r.value for r in out if r.partition == part]
