@@ -30,7 +30,9 @@
  * Threads: a function taking `const T *` needs no exclusive access: engines, partitions,
  *          producers, consumers, fetch results, lists and message sets may be used from many
  *          threads at once. Builders and iterators (`T *`) are used by one thread at a time.
- *          No handle may be used while, or after, it is freed.
+ *          No handle may be used while, or after, it is freed. Callbacks (a subscribed
+ *          consumer's rebalance callbacks) run on the thread calling into eoslog, inside the
+ *          call that triggers them, never on a thread of eoslog's own.
  * Checks:  every pointer argument is checked (NULL -> EOSLOG_RESULT_NULL_PARAMETER, also for a
  *          NULL buffer with a non-zero length); lengths are bounded (EOSLOG_MAX_*); strings
  *          are NUL-terminated UTF-8; topic names follow Kafka's rule. All of it is checked

@@ -30,7 +30,9 @@
  * Threads: a function taking `const T *` needs no exclusive access: engines, partitions,
  *          producers, consumers, fetch results, lists and message sets may be used from many
  *          threads at once. Builders and iterators (`T *`) are used by one thread at a time.
- *          No handle may be used while, or after, it is freed.
+ *          No handle may be used while, or after, it is freed. Callbacks (a subscribed
+ *          consumer's rebalance callbacks) run on the thread calling into eoslog, inside the
+ *          call that triggers them, never on a thread of eoslog's own.
  * Checks:  every pointer argument is checked (NULL -> EOSLOG_RESULT_NULL_PARAMETER, also for a
  *          NULL buffer with a non-zero length); lengths are bounded (EOSLOG_MAX_*); strings
  *          are NUL-terminated UTF-8; topic names follow Kafka's rule. All of it is checked
@@ -172,7 +174,8 @@ enum eoslog_result
    */
   EOSLOG_RESULT_RECORD_LIST_TOO_LARGE = 18,
   /**
-   * ILLEGAL_GENERATION (22).
+   * ILLEGAL_GENERATION (22): a group member's generation is not the group's current one
+   * (it was rebalanced away: a commit or a transaction's offsets of a zombie consumer).
    */
   EOSLOG_RESULT_ILLEGAL_GENERATION = 22,
   /**
@@ -184,7 +187,7 @@ enum eoslog_result
    */
   EOSLOG_RESULT_INVALID_GROUP_ID = 24,
   /**
-   * UNKNOWN_MEMBER_ID (25).
+   * UNKNOWN_MEMBER_ID (25): the group does not know the member (expelled, or it left).
    */
   EOSLOG_RESULT_UNKNOWN_MEMBER_ID = 25,
   /**
@@ -192,7 +195,8 @@ enum eoslog_result
    */
   EOSLOG_RESULT_INVALID_SESSION_TIMEOUT = 26,
   /**
-   * REBALANCE_IN_PROGRESS (27).
+   * REBALANCE_IN_PROGRESS (27): the group is rebalancing, or a subscribed consumer has not
+   * joined yet: poll (which rejoins), then commit again.
    */
   EOSLOG_RESULT_REBALANCE_IN_PROGRESS = 27,
   /**
@@ -293,7 +297,8 @@ enum eoslog_result
    */
   EOSLOG_RESULT_GROUP_MAX_SIZE_REACHED = 81,
   /**
-   * FENCED_INSTANCE_ID (82).
+   * FENCED_INSTANCE_ID (82): a newer consumer with the same `group.instance.id` took this
+   * static member's place; the consumer cannot continue in the group.
    */
   EOSLOG_RESULT_FENCED_INSTANCE_ID = 82,
   /**
@@ -394,14 +399,17 @@ typedef struct eoslog_batch_iter eoslog_batch_iter;
 typedef struct eoslog_buffer eoslog_buffer;
 
 /**
- * An in-process Kafka consumer: reads assigned partitions with `read_committed` (the default)
- * or `read_uncommitted` isolation, skipping aborted transactions and markers as Kafka's
- * client does, and commits offsets for its `group.id`.
+ * An in-process Kafka consumer: reads its partitions with `read_committed` (the default) or
+ * `read_uncommitted` isolation, skipping aborted transactions and markers as Kafka's client
+ * does, and commits offsets for its `group.id`. It gets its partitions either by hand
+ * (`eoslog_consumer_assign`) or as a member of its group (`eoslog_consumer_subscribe`, with
+ * rebalances and KIP-447 generation fencing); the two are exclusive.
  *
  * Created by `eoslog_consumer_new`, released by exactly one `eoslog_consumer_free`.
  * Thread-safety: every function takes `const eoslog_consumer *` and may be called from any
  * thread; calls are serialised inside, and `eoslog_consumer_wakeup` may be called from another
- * thread to end a blocked `eoslog_consumer_poll`.
+ * thread to end a blocked `eoslog_consumer_poll`. A subscribed consumer also runs a background
+ * heartbeat thread of its own, which never calls application code.
  */
 typedef struct eoslog_consumer eoslog_consumer;
 
@@ -433,9 +441,10 @@ typedef struct eoslog_engine eoslog_engine;
 typedef struct eoslog_fetch eoslog_fetch;
 
 /**
- * A consumer's group identity (Kafka's `ConsumerGroupMetadata`): what
- * `eoslog_producer_send_offsets_to_transaction` needs to fence a consumer that lost its
- * partitions in a rebalance (KIP-447).
+ * A consumer's group identity (Kafka's `ConsumerGroupMetadata`: group id, generation, member
+ * id, `group.instance.id`): what `eoslog_producer_send_offsets_to_transaction` needs to fence a
+ * consumer that lost its partitions in a rebalance (KIP-447). A snapshot: it does not change
+ * when the consumer's generation does.
  *
  * Created by `eoslog_consumer_group_metadata` or `eoslog_group_metadata_new`; released by
  * exactly one `eoslog_group_metadata_free`. Thread-safety: immutable; any thread.
@@ -487,6 +496,14 @@ typedef struct eoslog_record_iter eoslog_record_iter;
  * Thread-safety: immutable; any number of threads may read it at once.
  */
 typedef struct eoslog_topic_list eoslog_topic_list;
+
+/**
+ * Topic/partition pairs: a consumer's assignment (`eoslog_consumer_assignment`).
+ *
+ * Released by exactly one `eoslog_topic_partition_list_free`; a snapshot, independent of the
+ * consumer. Thread-safety: immutable; any number of threads may read it at once.
+ */
+typedef struct eoslog_topic_partition_list eoslog_topic_partition_list;
 
 /**
  * A batch's compression codec; the numbers are Kafka's codec ids (attribute bits 0-2).
@@ -701,6 +718,73 @@ typedef struct eoslog_topic_partition_offset {
    */
   const char *metadata;
 } eoslog_topic_partition_offset;
+
+/**
+ * A rebalance callback: `partitions_len` topic/partition pairs at `partitions` (NULL when
+ * `partitions_len` is 0). `userdata` is the `userdata` of the `eoslog_rebalance_callbacks`
+ * given to `eoslog_consumer_subscribe`, `consumer` the consumer that subscribed.
+ *
+ * The array and its topic strings belong to eoslog and are valid during the call only: copy
+ * what you keep. See `eoslog_rebalance_callbacks` for when and on which thread it runs.
+ */
+typedef void (*eoslog_rebalance_fn)(void *userdata,
+                                    const struct eoslog_consumer *consumer,
+                                    const struct eoslog_topic_partition *partitions,
+                                    size_t partitions_len);
+
+/**
+ * Callbacks around the rebalances of a subscribed consumer (Kafka's
+ * `ConsumerRebalanceListener`). Every member may be NULL: that callback is not called.
+ *
+ * When: each runs inside `eoslog_consumer_poll` (the call that joins or rejoins the group),
+ * or inside `eoslog_consumer_unsubscribe`, `eoslog_consumer_close` or `eoslog_consumer_free`
+ * (which revoke the partitions), **on the thread making that call** -- never on eoslog's
+ * heartbeat thread, and never two at once for one consumer.
+ *
+ * - `on_partitions_revoked`: partitions given up in an orderly way; the consumer still has
+ *   them and its generation is still valid, so this is the last chance to commit what was
+ *   processed from them (e.g. `eoslog_consumer_commit`, or end the open transaction). With
+ *   the default cooperative protocol (`partition.assignment.strategy=cooperative-sticky`)
+ *   only the partitions that move to another member; with `range` / `roundrobin` all of them,
+ *   before every rebalance.
+ * - `on_partitions_assigned`: partitions newly owned (with the cooperative protocol only the
+ *   added ones, possibly none: then `partitions_len` is 0). They are in
+ *   `eoslog_consumer_assignment` already, at the group's committed offset (or
+ *   `auto.offset.reset`), which `eoslog_consumer_seek` may override here.
+ * - `on_partitions_lost`: the member was expelled (missed heartbeats, no poll for
+ *   `max.poll.interval.ms`, a newer static instance): another member may own these partitions
+ *   already, so nothing may be committed for them (a commit is refused).
+ *
+ * Inside a callback the consumer may be used (`eoslog_consumer_commit`, `_seek`,
+ * `_position`, `_assignment`, `_group_metadata`, ...), but `eoslog_consumer_poll`, `_close`,
+ * `_subscribe`, `_unsubscribe` and `_assign` return `EOSLOG_RESULT_INVALID_REQUEST`, and the
+ * consumer **must not be freed** (`eoslog_consumer_free` from its own callback returns
+ * `EOSLOG_RESULT_INVALID_REQUEST` and frees nothing). A callback must return normally: no
+ * `longjmp` out of it, no C++ exception through it.
+ *
+ * The struct is copied by `eoslog_consumer_subscribe`; the functions and `userdata` must stay
+ * valid until the consumer is unsubscribed, subscribed again (which replaces them), closed or
+ * freed. `userdata` is used only by the callbacks; if other threads touch what it points to,
+ * synchronising is up to the application.
+ */
+typedef struct eoslog_rebalance_callbacks {
+  /**
+   * Partitions given up in an orderly way (still assigned during the call), or NULL.
+   */
+  eoslog_rebalance_fn on_partitions_revoked;
+  /**
+   * Partitions newly assigned (already assigned during the call), or NULL.
+   */
+  eoslog_rebalance_fn on_partitions_assigned;
+  /**
+   * Partitions lost without an orderly hand-over, or NULL.
+   */
+  eoslog_rebalance_fn on_partitions_lost;
+  /**
+   * Passed to every callback as is; may be NULL.
+   */
+  void *userdata;
+} eoslog_rebalance_callbacks;
 
 /**
  * One consumed record (Kafka's `ConsumerRecord`) with the transaction coordinates of its
@@ -1408,19 +1492,28 @@ eoslog_result eoslog_consumer_new(const struct eoslog_engine *engine,
                                   struct eoslog_consumer **out_consumer);
 
 /**
- * Closes the consumer if needed (committing positions when `enable.auto.commit` is set) and
- * releases it. NULL is accepted and does nothing. Returns `EOSLOG_RESULT_INVALID_HANDLE` for a
- * pointer that is not a live consumer.
+ * Closes the consumer if needed, as `eoslog_consumer_close` does (a subscribed consumer
+ * revokes its partitions through its `on_partitions_revoked` callback, inside this call, and
+ * leaves its group; positions are committed when `enable.auto.commit` is set; errors of that
+ * close are not reported: call `eoslog_consumer_close` first to see them), then releases it.
+ * NULL is accepted and does nothing.
+ *
+ * Errors: `EOSLOG_RESULT_INVALID_HANDLE` for a pointer that is not a live consumer;
+ * `EOSLOG_RESULT_INVALID_REQUEST` (and nothing is freed) when called from one of this
+ * consumer's own rebalance callbacks.
  */
 eoslog_result eoslog_consumer_free(struct eoslog_consumer *consumer);
 
 /**
- * Commits positions if `enable.auto.commit` is set and releases the partitions; later calls
- * fail with `EOSLOG_RESULT_INVALID_REQUEST`. Closing twice is fine. The handle must still be
- * freed.
+ * Commits positions if `enable.auto.commit` is set and releases the partitions; a subscribed
+ * consumer revokes them through its `on_partitions_revoked` callback (inside this call, on
+ * this thread) and leaves its group (a static member, with `group.instance.id`, only stops
+ * heartbeating). Later calls fail with `EOSLOG_RESULT_INVALID_REQUEST`. Closing twice is
+ * fine. The handle must still be freed.
  *
- * Errors: the auto-commit's errors, `EOSLOG_RESULT_CLOSED` (engine closed),
- * `EOSLOG_RESULT_NULL_PARAMETER`, `EOSLOG_RESULT_INVALID_HANDLE`.
+ * Errors: the auto-commit's errors, `EOSLOG_RESULT_INVALID_REQUEST` (called from a rebalance
+ * callback), `EOSLOG_RESULT_CLOSED` (engine closed), `EOSLOG_RESULT_NULL_PARAMETER`,
+ * `EOSLOG_RESULT_INVALID_HANDLE`.
  */
 eoslog_result eoslog_consumer_close(const struct eoslog_consumer *consumer);
 
@@ -1430,7 +1523,8 @@ eoslog_result eoslog_consumer_close(const struct eoslog_consumer *consumer);
  * `auto.offset.reset`. An empty list unassigns everything.
  *
  * Errors: `EOSLOG_RESULT_UNKNOWN_TOPIC_OR_PARTITION`, `EOSLOG_RESULT_INVALID_TOPIC_EXCEPTION`,
- * `EOSLOG_RESULT_CLOSED`, and the usual argument and handle errors.
+ * `EOSLOG_RESULT_INVALID_REQUEST` (the consumer is subscribed: `eoslog_consumer_unsubscribe`
+ * first), `EOSLOG_RESULT_CLOSED`, and the usual argument and handle errors.
  */
 eoslog_result eoslog_consumer_assign(const struct eoslog_consumer *consumer,
                                      const struct eoslog_topic_partition *partitions,
@@ -1514,25 +1608,124 @@ eoslog_result eoslog_consumer_committed(const struct eoslog_consumer *consumer,
 /**
  * Commits offsets for the consumer's group (Kafka's `commitSync`): with `offsets_len == 0`
  * the current position of every assigned partition, else the given `offsets` (each the next
- * offset to consume).
+ * offset to consume). A subscribed consumer commits as a member (member id, generation,
+ * `group.instance.id`), so the group refuses the commit of a member that lost its partitions;
+ * it may commit from its rebalance callbacks (`on_partitions_revoked`: the last chance).
  *
- * Errors: `EOSLOG_RESULT_INVALID_GROUP_ID` (no `group.id`), the group coordinator's errors
- * (`EOSLOG_RESULT_ILLEGAL_GENERATION`, ...), `EOSLOG_RESULT_CLOSED`, and the usual argument
- * and handle errors.
+ * Errors: `EOSLOG_RESULT_INVALID_GROUP_ID` (no `group.id`); for a subscribed consumer
+ * `EOSLOG_RESULT_ILLEGAL_GENERATION` / `EOSLOG_RESULT_UNKNOWN_MEMBER_ID` (it lost its
+ * partitions in a rebalance: the next poll reports them lost and rejoins),
+ * `EOSLOG_RESULT_REBALANCE_IN_PROGRESS` (not joined yet, or the group is rebalancing: poll,
+ * then commit again), `EOSLOG_RESULT_FENCED_INSTANCE_ID` (a newer static instance); without
+ * a subscription the commit is accepted only while the group has no members;
+ * `EOSLOG_RESULT_CLOSED`, and the usual argument and handle errors.
  */
 eoslog_result eoslog_consumer_commit(const struct eoslog_consumer *consumer,
                                      const struct eoslog_topic_partition_offset *offsets,
                                      size_t offsets_len);
 
 /**
- * Writes the consumer's group identity (for `eoslog_producer_send_offsets_to_transaction`)
- * to `*out_group`, a new handle the caller owns (`eoslog_group_metadata_free`).
+ * Writes the consumer's group identity (Kafka's `groupMetadata`, for
+ * `eoslog_producer_send_offsets_to_transaction`) to `*out_group`, a new handle the caller owns
+ * (`eoslog_group_metadata_free`).
+ *
+ * For a subscribed consumer it holds the member id and generation as they are now: a
+ * snapshot, which does not follow later rebalances. Take it after the `eoslog_consumer_poll`
+ * whose records the transaction holds (and free it after the commit): if the consumer loses
+ * its partitions in a rebalance in between, the transaction's offsets are refused with
+ * `EOSLOG_RESULT_ILLEGAL_GENERATION` or `EOSLOG_RESULT_UNKNOWN_MEMBER_ID` (KIP-447), so a
+ * zombie can never commit them. Without a subscription (`eoslog_consumer_assign`) it has
+ * generation -1 and an empty member id: the offsets are not fenced by generation (as with
+ * `eoslog_group_metadata_new`).
  *
  * Errors: `EOSLOG_RESULT_INVALID_GROUP_ID` (no `group.id`), `EOSLOG_RESULT_CLOSED`,
  * `EOSLOG_RESULT_NULL_PARAMETER`, `EOSLOG_RESULT_INVALID_HANDLE`.
  */
 eoslog_result eoslog_consumer_group_metadata(const struct eoslog_consumer *consumer,
                                              struct eoslog_group_metadata **out_group);
+
+/**
+ * Subscribes to the `topics_len` topics at `topics` (NUL-terminated names) as a member of the
+ * consumer's `group.id` (Kafka's `subscribe(topics, listener)`): the next
+ * `eoslog_consumer_poll` joins the group, and the group's partitions of these topics are
+ * shared among its members; each member reads only the ones it owns, and rebalances move them
+ * as members come and go. `callbacks` (NULL for none; any member may be NULL) hears of every
+ * change of the assignment: see `eoslog_rebalance_callbacks` for when and on which thread
+ * they run. Topics that do not exist yet are allowed (their partitions are assigned once they
+ * exist). Subscribing again replaces the topics (a rebalance follows) and the callbacks.
+ *
+ * A subscribed consumer's commits (`eoslog_consumer_commit`, and a transaction's offsets with
+ * `eoslog_consumer_group_metadata`) carry its member id and generation, so a member that
+ * lost its partitions cannot commit them (KIP-447). The consumer heartbeats from a background
+ * thread; one that does not poll for `max.poll.interval.ms` leaves the group. Useful
+ * settings: `group.instance.id` (static membership), `session.timeout.ms`,
+ * `heartbeat.interval.ms`, `max.poll.interval.ms`, `partition.assignment.strategy`; a new
+ * group waits the engine's `group.initial.rebalance.delay.ms` (3 s by default) for more
+ * members before its first assignment.
+ *
+ * Errors: `EOSLOG_RESULT_INVALID_ARGUMENT` (`topics_len` is 0: use
+ * `eoslog_consumer_unsubscribe`), `EOSLOG_RESULT_INVALID_TOPIC_EXCEPTION` (an illegal name),
+ * `EOSLOG_RESULT_INVALID_GROUP_ID` (no `group.id`), `EOSLOG_RESULT_INVALID_REQUEST`
+ * (partitions are assigned with `eoslog_consumer_assign`, the consumer is closed, or called
+ * from a rebalance callback), `EOSLOG_RESULT_INVALID_CONFIG` (an unknown assignor),
+ * `EOSLOG_RESULT_CLOSED`, and the usual argument and handle errors. Nothing changes on an
+ * error. Thread-safety: any thread (it waits for a `poll` that is rebalancing).
+ */
+eoslog_result eoslog_consumer_subscribe(const struct eoslog_consumer *consumer,
+                                        const char *const *topics,
+                                        size_t topics_len,
+                                        const struct eoslog_rebalance_callbacks *callbacks);
+
+/**
+ * Leaves the group if subscribed -- the owned partitions are revoked through the
+ * `on_partitions_revoked` callback (inside this call, on this thread) and the member leaves
+ * (a static member only stops heartbeating) -- and drops the assignment, whether it came from
+ * `eoslog_consumer_subscribe` or `eoslog_consumer_assign` (Kafka's `unsubscribe`). The
+ * callbacks are not called again afterwards. Unsubscribing a consumer that is not subscribed
+ * is fine.
+ *
+ * Errors: the group's errors while leaving (the assignment is dropped regardless),
+ * `EOSLOG_RESULT_INVALID_REQUEST` (closed, or called from a rebalance callback),
+ * `EOSLOG_RESULT_CLOSED`, `EOSLOG_RESULT_NULL_PARAMETER`, `EOSLOG_RESULT_INVALID_HANDLE`.
+ * Thread-safety: any thread.
+ */
+eoslog_result eoslog_consumer_unsubscribe(const struct eoslog_consumer *consumer);
+
+/**
+ * Writes the partitions the consumer has now, sorted by topic and partition (Kafka's
+ * `assignment`), to `*out_list`, a new list the caller owns
+ * (`eoslog_topic_partition_list_free`): those given to `eoslog_consumer_assign`, or those its
+ * group assigned to a subscribed consumer (empty until its first `eoslog_consumer_poll` has
+ * joined the group; it changes in rebalances, inside `eoslog_consumer_poll`).
+ *
+ * Errors: `EOSLOG_RESULT_CLOSED`, `EOSLOG_RESULT_NULL_PARAMETER`,
+ * `EOSLOG_RESULT_INVALID_HANDLE`. Thread-safety: any thread, also from a rebalance callback.
+ */
+eoslog_result eoslog_consumer_assignment(const struct eoslog_consumer *consumer,
+                                         struct eoslog_topic_partition_list **out_list);
+
+/**
+ * Number of entries in the list; 0 for NULL or an invalid handle (which also records
+ * `EOSLOG_RESULT_NULL_PARAMETER` / `EOSLOG_RESULT_INVALID_HANDLE` as the last error).
+ */
+size_t eoslog_topic_partition_list_len(const struct eoslog_topic_partition_list *list);
+
+/**
+ * Writes entry number `index` of the list to `*out_partition`; its topic string belongs to
+ * the list.
+ *
+ * Errors: `EOSLOG_RESULT_INVALID_ARGUMENT` (index out of range), `EOSLOG_RESULT_NULL_PARAMETER`,
+ * `EOSLOG_RESULT_INVALID_HANDLE`. Thread-safety: any thread.
+ */
+eoslog_result eoslog_topic_partition_list_get(const struct eoslog_topic_partition_list *list,
+                                              size_t index,
+                                              struct eoslog_topic_partition *out_partition);
+
+/**
+ * Releases a topic/partition list; its strings become invalid. NULL is accepted and does
+ * nothing. Returns `EOSLOG_RESULT_INVALID_HANDLE` for a pointer that is not a live list.
+ */
+eoslog_result eoslog_topic_partition_list_free(struct eoslog_topic_partition_list *list);
 
 /**
  * Ends a `eoslog_consumer_poll` blocked on another thread (it returns what it has, possibly
@@ -2043,13 +2236,24 @@ eoslog_result eoslog_producer_abort_transaction(const struct eoslog_producer *pr
 /**
  * Adds consumer positions to the transaction (Kafka's `sendOffsetsToTransaction`): they become
  * the group's committed offsets if and only if the transaction commits. `offsets` holds
- * `offsets_len` entries (the next offsets to consume); `group` identifies the consumer group
- * (`eoslog_consumer_group_metadata`, or `eoslog_group_metadata_new` for a group without
- * membership).
+ * `offsets_len` entries (the next offsets to consume); `group` identifies the consumer group:
  *
- * Errors: `EOSLOG_RESULT_INVALID_TXN_STATE` (no transaction open), `EOSLOG_RESULT_PRODUCER_FENCED`,
- * `EOSLOG_RESULT_ILLEGAL_GENERATION` / `EOSLOG_RESULT_UNKNOWN_MEMBER_ID` (a consumer that lost
- * its partitions), `EOSLOG_RESULT_CLOSED`, and the usual argument and handle errors.
+ * - `eoslog_consumer_group_metadata` of a subscribed consumer, taken after the poll whose
+ *   records the transaction holds: the group coordinator checks its member id and generation
+ *   (KIP-447), so a consumer that lost its partitions in a rebalance since -- a zombie --
+ *   cannot commit them: `EOSLOG_RESULT_ILLEGAL_GENERATION` (a newer generation),
+ *   `EOSLOG_RESULT_UNKNOWN_MEMBER_ID` (expelled) or `EOSLOG_RESULT_FENCED_INSTANCE_ID` (a
+ *   newer static instance). The transaction can then only be aborted
+ *   (`eoslog_producer_commit_transaction` returns `EOSLOG_RESULT_TRANSACTION_ABORTABLE`); the
+ *   producer is not fenced and goes on with the next transaction.
+ * - `eoslog_group_metadata_new(group_id)` (or the metadata of a consumer using
+ *   `eoslog_consumer_assign`): the group id only, generation -1. **Not fenced** by
+ *   generation: only the producer's epoch (its `transactional.id`) keeps zombies out, so use
+ *   it with partitions assigned by hand, one transactional id per input partition set.
+ *
+ * Errors besides: `EOSLOG_RESULT_INVALID_TXN_STATE` (no transaction open),
+ * `EOSLOG_RESULT_PRODUCER_FENCED`, `EOSLOG_RESULT_INVALID_GROUP_ID`, `EOSLOG_RESULT_CLOSED`,
+ * and the usual argument and handle errors. Thread-safety: any thread.
  */
 eoslog_result eoslog_producer_send_offsets_to_transaction(const struct eoslog_producer *producer,
                                                           const struct eoslog_topic_partition_offset *offsets,
@@ -2082,7 +2286,9 @@ eoslog_result eoslog_delivery_free(struct eoslog_delivery *delivery);
 /**
  * Creates group metadata for group `group_id` without membership (generation -1, Kafka's
  * `new ConsumerGroupMetadata(groupId)`): for a copier whose partitions are assigned by hand.
- * `*out_group` receives it (the caller owns it).
+ * `*out_group` receives it (the caller owns it). Offsets sent with it are **not fenced** by
+ * generation (see `eoslog_producer_send_offsets_to_transaction`); a subscribed consumer's
+ * transactions use `eoslog_consumer_group_metadata` instead.
  *
  * Errors: `EOSLOG_RESULT_INVALID_ARGUMENT` (empty id), `EOSLOG_RESULT_NULL_PARAMETER`,
  * `EOSLOG_RESULT_INVALID_UTF8`, `EOSLOG_RESULT_LENGTH_TOO_LARGE`.

@@ -4,13 +4,18 @@
  *   transactional_copier <data-dir> <input-topic> <output-topic> <group> <transaction-size>
  *                        [--seed N]
  *
- * It consumes every partition of the input topic read_committed, transforms each value (ASCII
- * upper case plus "|copied"), and produces it to the same partition of the output topic inside
- * a transaction that also carries the consumer's positions (send_offsets_to_transaction), so
- * records and offsets commit together or not at all. After a crash it resumes from the
- * committed offsets: init_transactions fences the previous instance and aborts whatever it
- * left open. It stops once every input partition is copied to its end, then checks the output
- * with a read_committed consumer: exactly one copy of every input record.
+ * It subscribes to the input topic as a member of <group>, consumes read_committed the
+ * partitions the group assigns it (all of them: it is the only member), transforms each value
+ * (ASCII upper case plus "|copied"), and produces it to the same partition of the output topic
+ * inside a transaction that also carries the consumer's positions and its group metadata
+ * (send_offsets_to_transaction), so records and offsets commit together or not at all, and only
+ * while this consumer still owns the partitions (KIP-447: a member that lost them in a rebalance
+ * gets ILLEGAL_GENERATION / UNKNOWN_MEMBER_ID and must abort). One poll per transaction: a
+ * rebalance only happens inside a poll, so no rebalance callbacks are needed. After a crash it
+ * resumes from the committed offsets: init_transactions fences the previous instance and aborts
+ * whatever it left open. It stops once it owns every input partition and each is copied to its
+ * end, then checks the output with a read_committed consumer: exactly one copy of every input
+ * record.
  *
  * --seed N first writes N records to the input topic (created with 2 partitions) if it does
  * not exist yet, so the example runs on an empty directory.
@@ -121,10 +126,14 @@ int main(int argc, char **argv) {
   eoslog_producer *producer = NULL;
   eoslog_consumer *consumer = NULL;
   eoslog_group_metadata *group_metadata = NULL;
+  eoslog_topic_partition_list *assignment = NULL;
   eoslog_message_set *messages = NULL;
   long copied = 0, transactions = 0;
 
-  TRY(eoslog_engine_open(dir, NULL, 0, &engine));
+  /* This process is its group's only member (a data directory is opened by one process): the
+   * group need not wait group.initial.rebalance.delay.ms (3 s) for others to join. */
+  eoslog_config_pair engine_config[] = {{"group.initial.rebalance.delay.ms", "0"}};
+  TRY(eoslog_engine_open(dir, engine_config, 1, &engine));
   int partitions = partitions_of(engine, input);
   if (partitions == 0 && argc == 8) {
     if (!seed(engine, input, strtol(argv[7], NULL, 10))) goto done;
@@ -150,56 +159,72 @@ int main(int argc, char **argv) {
                                           {"auto.offset.reset", "earliest"},
                                           {"max.poll.records", per_poll}};
   TRY(eoslog_consumer_new(engine, consumer_config, 4, &consumer));
-  eoslog_topic_partition assigned[MAX_PARTITIONS];
-  for (int p = 0; p < partitions; p++) assigned[p] = (eoslog_topic_partition){input, p};
-  TRY(eoslog_consumer_assign(consumer, assigned, (size_t)partitions));
-  TRY(eoslog_consumer_group_metadata(consumer, &group_metadata));
+  TRY(eoslog_consumer_subscribe(consumer, &input, 1, NULL));
 
   for (;;) {
-    int finished = 1;
-    for (int p = 0; p < partitions; p++) {
+    /* Done once this member owns every input partition and each is copied to its end (the
+     * group assigns them at the first polls). */
+    eoslog_topic_partition_offset offsets[MAX_PARTITIONS];
+    TRY(eoslog_consumer_assignment(consumer, &assignment));
+    size_t owned = eoslog_topic_partition_list_len(assignment);
+    int finished = owned == (size_t)partitions;
+    for (size_t i = 0; i < owned && finished; i++) {
+      eoslog_topic_partition tp;
       int64_t position, end;
-      TRY(eoslog_consumer_position(consumer, input, p, &position));
-      TRY(eoslog_consumer_end_offset(consumer, input, p, &end));
+      TRY(eoslog_topic_partition_list_get(assignment, i, &tp));
+      TRY(eoslog_consumer_position(consumer, input, tp.partition, &position));
+      TRY(eoslog_consumer_end_offset(consumer, input, tp.partition, &end));
       finished &= position >= end;
     }
+    eoslog_topic_partition_list_free(assignment);
+    assignment = NULL;
     if (finished) break;
 
-    TRY(eoslog_producer_begin_transaction(producer));
-    long sent = 0;
-    while (sent < transaction_size) {
-      TRY(eoslog_consumer_poll(consumer, 100, &messages));
-      size_t n = eoslog_message_set_len(messages);
-      if (n == 0) break;
-      for (size_t i = 0; i < n; i++) {
-        eoslog_message m;
-        TRY(eoslog_message_set_get(messages, i, &m));
-        /* The transformation: ASCII upper case, then "|copied". */
-        char value[512];
-        size_t len = m.value_len < sizeof value - 8 ? m.value_len : sizeof value - 8;
-        for (size_t k = 0; k < len; k++) {
-          char c = (char)m.value[k];
-          value[k] = (c >= 'a' && c <= 'z') ? (char)(c - 'a' + 'A') : c;
-        }
-        memcpy(value + len, "|copied", 7);
-        eoslog_producer_record out = {output, m.partition, m.timestamp, m.key, m.key_len,
-                                      (const uint8_t *)value, len + 7, NULL, 0};
-        TRY(eoslog_producer_send(producer, &out, NULL));
-        sent++;
-      }
+    /* One poll per transaction (max.poll.records = the transaction size). */
+    TRY(eoslog_consumer_poll(consumer, 100, &messages));
+    size_t n = eoslog_message_set_len(messages);
+    if (n == 0) {
       eoslog_message_set_free(messages);
       messages = NULL;
+      continue;
     }
+    TRY(eoslog_producer_begin_transaction(producer));
+    for (size_t i = 0; i < n; i++) {
+      eoslog_message m;
+      TRY(eoslog_message_set_get(messages, i, &m));
+      /* The transformation: ASCII upper case, then "|copied". */
+      char value[512];
+      size_t len = m.value_len < sizeof value - 8 ? m.value_len : sizeof value - 8;
+      for (size_t k = 0; k < len; k++) {
+        char c = (char)m.value[k];
+        value[k] = (c >= 'a' && c <= 'z') ? (char)(c - 'a' + 'A') : c;
+      }
+      memcpy(value + len, "|copied", 7);
+      eoslog_producer_record out = {output, m.partition, m.timestamp, m.key, m.key_len,
+                                    (const uint8_t *)value, len + 7, NULL, 0};
+      TRY(eoslog_producer_send(producer, &out, NULL));
+    }
+    eoslog_message_set_free(messages);
+    messages = NULL;
 
-    /* The positions go into the same transaction as the records. */
-    eoslog_topic_partition_offset offsets[MAX_PARTITIONS];
-    for (int p = 0; p < partitions; p++) {
-      offsets[p] = (eoslog_topic_partition_offset){input, p, 0, NULL};
-      TRY(eoslog_consumer_position(consumer, input, p, &offsets[p].offset));
+    /* The positions of the partitions this member owns go into the same transaction as the
+     * records, with its group metadata as of this poll (member id and generation). */
+    TRY(eoslog_consumer_assignment(consumer, &assignment));
+    owned = eoslog_topic_partition_list_len(assignment);
+    for (size_t i = 0; i < owned; i++) {
+      eoslog_topic_partition tp;
+      TRY(eoslog_topic_partition_list_get(assignment, i, &tp));
+      offsets[i] = (eoslog_topic_partition_offset){input, tp.partition, 0, NULL};
+      TRY(eoslog_consumer_position(consumer, input, tp.partition, &offsets[i].offset));
     }
-    TRY(eoslog_producer_send_offsets_to_transaction(producer, offsets, (size_t)partitions, group_metadata));
+    eoslog_topic_partition_list_free(assignment);
+    assignment = NULL;
+    TRY(eoslog_consumer_group_metadata(consumer, &group_metadata));
+    TRY(eoslog_producer_send_offsets_to_transaction(producer, offsets, owned, group_metadata));
     TRY(eoslog_producer_commit_transaction(producer));
-    copied += sent;
+    eoslog_group_metadata_free(group_metadata);
+    group_metadata = NULL;
+    copied += (long)n;
     transactions++;
   }
 
@@ -213,6 +238,7 @@ int main(int argc, char **argv) {
 done:
   eoslog_message_set_free(messages);
   eoslog_group_metadata_free(group_metadata);
+  eoslog_topic_partition_list_free(assignment);
   eoslog_consumer_free(consumer);
   eoslog_producer_free(producer);
   if (engine != NULL && eoslog_engine_close(engine) != EOSLOG_RESULT_OK) status = 1;

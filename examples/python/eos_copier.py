@@ -6,13 +6,18 @@ Kafka's transactional workflow (``TransactionalMessageCopier``), in process::
         [--transaction-size N] [--abort-probability P] [--seed S]
     python eos_copier.py            # a self-contained demo in a temporary directory
 
-It consumes every partition of the input topic ``read_committed``, transforms each value
-(upper case plus ``|copied``) and produces it to the same partition of the output topic inside
-a transaction that also carries the consumer's positions (``send_offsets_to_transaction``).
-A transaction is committed — or, with the given probability, aborted, after which the consumer
-rewinds to the committed offsets and copies the same records again. After a crash it resumes
-from the committed offsets: ``init_transactions`` fences the previous instance and aborts what
-it left open. It exits once every input partition is copied to its end.
+It joins the consumer group ``<group>`` (``subscribe``) and consumes the input topic
+``read_committed``; each ``poll`` starts a transaction that produces the transformed values
+(upper case plus ``|copied``) to the same partitions of the output topic and carries the
+consumer's positions with its group metadata (``send_offsets_to_transaction(positions,
+consumer.consumer_group_metadata())``, so that the group refuses them if a rebalance gave the
+partitions to another member meanwhile). A transaction is committed — or, with the given
+probability (or when the group refuses the offsets), aborted, after which the consumer rewinds
+to the committed offsets and copies the same records again. After a crash it resumes from the
+committed offsets: ``init_transactions`` fences the previous instance and aborts what it left
+open, and the static group membership (``group_instance_id``) lets the new instance take the
+old one's place at once. It exits once every input partition is copied to its end (it is the
+group's only member).
 
 Progress goes to stdout as ``EVT ...`` lines (the crash test picks its kill points by them).
 """
@@ -50,53 +55,68 @@ def copy(
     partitions = engine.topics()[input_topic].partitions
     if output_topic not in engine.topics():
         engine.create_topic(output_topic, partitions)
+    everything = {eoslog.TopicPartition(input_topic, p) for p in range(partitions)}
     rng = random.Random(seed)
     copied = 0
     # One transactional id per group: a restarted copier fences the previous instance.
     with (
         engine.producer(transactional_id=f"eos-copier-{group}") as producer,
         engine.consumer(
-            group, isolation_level="read_committed", auto_offset_reset="earliest"
+            group,
+            isolation_level="read_committed",
+            auto_offset_reset="earliest",
+            # A static member: a restarted copier takes the place of the one that crashed at
+            # once, instead of waiting for its session to time out.
+            group_instance_id=f"eos-copier-{group}",
+            session_timeout_ms=10_000,
         ) as consumer,
     ):
         producer.init_transactions()
-        assigned = [eoslog.TopicPartition(input_topic, p) for p in range(partitions)]
-        consumer.assign(assigned)
-        event("assigned")
+        # Each transaction polls once: a rebalance (which happens only inside poll) never
+        # takes partitions whose records are in an open transaction, so no callbacks needed.
+        consumer.subscribe([input_topic])
+        event("subscribed")
         while True:
-            ends = consumer.end_offsets(assigned)
-            if all(consumer.position(tp) >= ends[tp] for tp in assigned):
-                break
+            assigned = consumer.assignment()
+            if set(assigned) == everything:
+                ends = consumer.end_offsets(assigned)
+                if all(consumer.position(tp) >= ends[tp] for tp in assigned):
+                    break
             sent = 0
             abort = rng.random() < abort_probability
             try:
                 with producer.transaction():
-                    while sent < transaction_size:
-                        records = consumer.poll(
-                            max_records=max(1, transaction_size // 4), timeout_ms=100
+                    records = consumer.poll(max_records=transaction_size, timeout_ms=100)
+                    for r in records:
+                        producer.send(
+                            output_topic,
+                            transform(r.value),
+                            key=r.key,
+                            partition=r.partition,
+                            headers=r.headers,
+                            timestamp=r.timestamp,
                         )
-                        if not records:
-                            break
-                        for r in records:
-                            producer.send(
-                                output_topic,
-                                transform(r.value),
-                                key=r.key,
-                                partition=r.partition,
-                                headers=r.headers,
-                                timestamp=r.timestamp,
-                            )
-                            sent += 1
+                        sent += 1
                     event(f"sent {sent}")
-                    producer.send_offsets_to_transaction(
-                        {tp: consumer.position(tp) for tp in assigned},
-                        consumer.group_metadata(),
-                    )
+                    # The positions of every partition, also those that moved past markers.
+                    positions = {tp: consumer.position(tp) for tp in consumer.assignment()}
+                    if positions:
+                        producer.send_offsets_to_transaction(
+                            positions, consumer.consumer_group_metadata()
+                        )
                     event("offsets")
                     if abort:
                         raise _Abort
-            except _Abort:
+            except (
+                _Abort,
+                # The group moved on since the poll (a rebalance): a zombie's offsets are
+                # refused, and the transaction aborted.
+                eoslog.IllegalGenerationError,
+                eoslog.UnknownMemberIdError,
+                eoslog.RebalanceInProgressError,
+            ):
                 # The context manager aborted the transaction; copy the same records again.
+                assigned = consumer.assignment()
                 committed = consumer.committed(assigned)
                 for tp in assigned:
                     c = committed[tp]
@@ -116,7 +136,10 @@ class _Abort(Exception):
 
 
 def demo() -> None:
-    with tempfile.TemporaryDirectory() as d, eoslog.Engine.open(d) as engine:
+    with (
+        tempfile.TemporaryDirectory() as d,
+        eoslog.Engine.open(d, group_initial_rebalance_delay_ms=0) as engine,
+    ):
         engine.create_topic("in", partitions=2)
         with engine.producer() as p:
             p.send_many("in", [(f"k{i}".encode(), f"record {i}".encode()) for i in range(1000)])
@@ -142,7 +165,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--abort-probability", type=float, default=0.0)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    with eoslog.Engine.open(args.data_dir) as engine:
+    # The copier is its group's only member: no need to wait for others to join.
+    with eoslog.Engine.open(args.data_dir, group_initial_rebalance_delay_ms=0) as engine:
         event("start")
         n = copy(
             engine,

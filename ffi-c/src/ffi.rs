@@ -321,6 +321,16 @@ pub(crate) fn opt_slice_parts(b: Option<&[u8]>) -> (*const u8, usize) {
     }
 }
 
+/// A pointer C handed over to be passed back to C later, possibly on another thread (the
+/// `userdata` and the consumer of rebalance callbacks). Rust never dereferences it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CPtr<T>(pub(crate) *mut T);
+
+// SAFETY: the pointer is only ever passed back to C, never dereferenced by Rust; the header
+// documents that the C function receiving it may run on another thread than the one that
+// handed it over (the thread calling `eoslog_consumer_poll`), so C agreed to that.
+unsafe impl<T> Send for CPtr<T> {}
+
 /// Binds an opaque C handle type to its Rust value and magic number. (The struct itself is
 /// written out in full where it is declared: cbindgen reads the source and does not expand
 /// macros.)

@@ -343,13 +343,24 @@ pub(crate) fn offsets_in(
 
 /// Adds consumer positions to the transaction (Kafka's `sendOffsetsToTransaction`): they become
 /// the group's committed offsets if and only if the transaction commits. `offsets` holds
-/// `offsets_len` entries (the next offsets to consume); `group` identifies the consumer group
-/// (`eoslog_consumer_group_metadata`, or `eoslog_group_metadata_new` for a group without
-/// membership).
+/// `offsets_len` entries (the next offsets to consume); `group` identifies the consumer group:
 ///
-/// Errors: `EOSLOG_RESULT_INVALID_TXN_STATE` (no transaction open), `EOSLOG_RESULT_PRODUCER_FENCED`,
-/// `EOSLOG_RESULT_ILLEGAL_GENERATION` / `EOSLOG_RESULT_UNKNOWN_MEMBER_ID` (a consumer that lost
-/// its partitions), `EOSLOG_RESULT_CLOSED`, and the usual argument and handle errors.
+/// - `eoslog_consumer_group_metadata` of a subscribed consumer, taken after the poll whose
+///   records the transaction holds: the group coordinator checks its member id and generation
+///   (KIP-447), so a consumer that lost its partitions in a rebalance since -- a zombie --
+///   cannot commit them: `EOSLOG_RESULT_ILLEGAL_GENERATION` (a newer generation),
+///   `EOSLOG_RESULT_UNKNOWN_MEMBER_ID` (expelled) or `EOSLOG_RESULT_FENCED_INSTANCE_ID` (a
+///   newer static instance). The transaction can then only be aborted
+///   (`eoslog_producer_commit_transaction` returns `EOSLOG_RESULT_TRANSACTION_ABORTABLE`); the
+///   producer is not fenced and goes on with the next transaction.
+/// - `eoslog_group_metadata_new(group_id)` (or the metadata of a consumer using
+///   `eoslog_consumer_assign`): the group id only, generation -1. **Not fenced** by
+///   generation: only the producer's epoch (its `transactional.id`) keeps zombies out, so use
+///   it with partitions assigned by hand, one transactional id per input partition set.
+///
+/// Errors besides: `EOSLOG_RESULT_INVALID_TXN_STATE` (no transaction open),
+/// `EOSLOG_RESULT_PRODUCER_FENCED`, `EOSLOG_RESULT_INVALID_GROUP_ID`, `EOSLOG_RESULT_CLOSED`,
+/// and the usual argument and handle errors. Thread-safety: any thread.
 #[unsafe(no_mangle)]
 pub extern "C" fn eoslog_producer_send_offsets_to_transaction(
     producer: *const eoslog_producer,
@@ -415,9 +426,10 @@ pub extern "C" fn eoslog_delivery_free(delivery: *mut eoslog_delivery) -> eoslog
     result_boundary(|| free_handle(delivery, "delivery"))
 }
 
-/// A consumer's group identity (Kafka's `ConsumerGroupMetadata`): what
-/// `eoslog_producer_send_offsets_to_transaction` needs to fence a consumer that lost its
-/// partitions in a rebalance (KIP-447).
+/// A consumer's group identity (Kafka's `ConsumerGroupMetadata`: group id, generation, member
+/// id, `group.instance.id`): what `eoslog_producer_send_offsets_to_transaction` needs to fence a
+/// consumer that lost its partitions in a rebalance (KIP-447). A snapshot: it does not change
+/// when the consumer's generation does.
 ///
 /// Created by `eoslog_consumer_group_metadata` or `eoslog_group_metadata_new`; released by
 /// exactly one `eoslog_group_metadata_free`. Thread-safety: immutable; any thread.
@@ -461,7 +473,9 @@ pub struct eoslog_group_metadata_info {
 
 /// Creates group metadata for group `group_id` without membership (generation -1, Kafka's
 /// `new ConsumerGroupMetadata(groupId)`): for a copier whose partitions are assigned by hand.
-/// `*out_group` receives it (the caller owns it).
+/// `*out_group` receives it (the caller owns it). Offsets sent with it are **not fenced** by
+/// generation (see `eoslog_producer_send_offsets_to_transaction`); a subscribed consumer's
+/// transactions use `eoslog_consumer_group_metadata` instead.
 ///
 /// Errors: `EOSLOG_RESULT_INVALID_ARGUMENT` (empty id), `EOSLOG_RESULT_NULL_PARAMETER`,
 /// `EOSLOG_RESULT_INVALID_UTF8`, `EOSLOG_RESULT_LENGTH_TOO_LARGE`.

@@ -65,17 +65,19 @@ pub enum eoslog_result {
     InvalidTopicException = 17,
     /// RECORD_LIST_TOO_LARGE (18).
     RecordListTooLarge = 18,
-    /// ILLEGAL_GENERATION (22).
+    /// ILLEGAL_GENERATION (22): a group member's generation is not the group's current one
+    /// (it was rebalanced away: a commit or a transaction's offsets of a zombie consumer).
     IllegalGeneration = 22,
     /// INCONSISTENT_GROUP_PROTOCOL (23).
     InconsistentGroupProtocol = 23,
     /// INVALID_GROUP_ID (24).
     InvalidGroupId = 24,
-    /// UNKNOWN_MEMBER_ID (25).
+    /// UNKNOWN_MEMBER_ID (25): the group does not know the member (expelled, or it left).
     UnknownMemberId = 25,
     /// INVALID_SESSION_TIMEOUT (26).
     InvalidSessionTimeout = 26,
-    /// REBALANCE_IN_PROGRESS (27).
+    /// REBALANCE_IN_PROGRESS (27): the group is rebalancing, or a subscribed consumer has not
+    /// joined yet: poll (which rejoins), then commit again.
     RebalanceInProgress = 27,
     /// INVALID_COMMIT_OFFSET_SIZE (28).
     InvalidCommitOffsetSize = 28,
@@ -126,7 +128,8 @@ pub enum eoslog_result {
     MemberIdRequired = 79,
     /// GROUP_MAX_SIZE_REACHED (81).
     GroupMaxSizeReached = 81,
-    /// FENCED_INSTANCE_ID (82).
+    /// FENCED_INSTANCE_ID (82): a newer consumer with the same `group.instance.id` took this
+    /// static member's place; the consumer cannot continue in the group.
     FencedInstanceId = 82,
     /// INVALID_RECORD (87): a batch whose records break a rule, or a control batch sent by
     /// a client.

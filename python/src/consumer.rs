@@ -13,6 +13,13 @@
 //! `pending` empty, so its auto-commit sees the same positions (unless several threads poll one
 //! consumer at once, when it may, like Kafka's, cover records fetched for another thread).
 //! `pending` is never held while the engine's consumer is polled.
+//!
+//! # Groups
+//!
+//! `subscribe` makes the engine's consumer a group member whose rebalance listener calls the
+//! Python callbacks ([`crate::rebalance`]); partitions revoked or lost drop their pending
+//! records (a revocation rewinds to them first). `close` and `unsubscribe` run `on_revoke` on
+//! the calling thread, and the consumer stays usable from that callback until `close` ends.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
@@ -20,7 +27,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use eoslog::client::{Consumer, ConsumerGroupMetadata, ConsumerRecord, OffsetAndMetadata, TopicPartition};
-use parking_lot::Mutex;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString};
@@ -28,18 +34,20 @@ use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 use crate::convert::{headers_to_py, is_mapping, is_single_tp, opt_bytes, tp_arg, tp_list_arg, type_name};
 use crate::errors::{self, IntoPyResult};
 use crate::handle::{EngineHandle, ForkSafe};
+use crate::rebalance::{Callbacks, PyRebalanceListener, Shared, matcher, topics_arg};
 
 /// Longest stretch a blocking wait runs with the GIL released before Python gets to handle
 /// signals (Ctrl-C) and the binding rechecks that the consumer is still open.
 const WAIT_SLICE: Duration = Duration::from_millis(100);
 
 /// A consumer (see the stubs for the Python-facing documentation).
-#[pyclass(frozen, name = "Consumer", module = "eoslog._eoslog")]
+#[pyclass(frozen, weakref, name = "Consumer", module = "eoslog._eoslog")]
 pub(crate) struct PyConsumer {
     handle: Arc<EngineHandle>,
     consumer: ForkSafe<Consumer>,
-    /// Records the engine returned that the caller has not seen yet, in order.
-    pending: Mutex<VecDeque<ConsumerRecord>>,
+    /// What the consumer shares with its rebalance listener: the records the engine returned
+    /// that the caller has not seen yet (`pending`), the callbacks of `subscribe`.
+    shared: Arc<Shared>,
     closed: AtomicBool,
     /// Set by `wakeup()`: the current (or next) `poll` returns at once.
     woken: AtomicBool,
@@ -49,7 +57,11 @@ pub(crate) struct PyConsumer {
 
 /// Seeks the engine's consumer back to the earliest pending record of each partition (of
 /// `only`, if given) and drops those pending records.
-fn rewind(consumer: &Consumer, pending: &mut VecDeque<ConsumerRecord>, only: Option<&[TopicPartition]>) {
+pub(crate) fn rewind(
+    consumer: &Consumer,
+    pending: &mut VecDeque<ConsumerRecord>,
+    only: Option<&[TopicPartition]>,
+) {
     let mut earliest: HashMap<TopicPartition, i64> = HashMap::new();
     pending.retain(|r| {
         let tp = r.topic_partition();
@@ -71,17 +83,18 @@ impl PyConsumer {
         PyConsumer {
             handle,
             consumer: ForkSafe::new(consumer),
-            pending: Mutex::new(VecDeque::new()),
+            shared: Arc::new(Shared::default()),
             closed: AtomicBool::new(false),
             woken: AtomicBool::new(false),
             iter_timeout,
         }
     }
 
-    /// The consumer, after checking that it and its engine are open.
+    /// The consumer, after checking that it and its engine are open (or that this is an
+    /// `on_revoke` callback of `close`, which still owns its partitions).
     fn consumer(&self) -> PyResult<&Consumer> {
         self.handle.check()?;
-        if self.closed.load(Ordering::Acquire) {
+        if self.closed.load(Ordering::Acquire) && !self.shared.in_callback() {
             return Err(errors::closed("the consumer"));
         }
         Ok(&self.consumer)
@@ -93,7 +106,7 @@ impl PyConsumer {
     /// listeners) may use this consumer again.
     fn take(&self, max: usize, wait: Duration) -> eoslog::Result<Vec<ConsumerRecord>> {
         {
-            let mut pending = self.pending.lock();
+            let mut pending = self.shared.pending.lock();
             if !pending.is_empty() {
                 let n = max.min(pending.len());
                 return Ok(pending.drain(..n).collect());
@@ -108,7 +121,7 @@ impl PyConsumer {
             got.extend(more);
         }
         if got.len() > max {
-            self.pending.lock().extend(got.drain(max..));
+            self.shared.pending.lock().extend(got.drain(max..));
         }
         Ok(got)
     }
@@ -128,7 +141,7 @@ impl PyConsumer {
                 Some(d) => d.saturating_duration_since(Instant::now()).min(WAIT_SLICE),
                 None => WAIT_SLICE,
             };
-            let got = py.detach(|| self.take(max, slice)).py_err(py)?;
+            let got = py.detach(|| self.take_reporting(max, slice))?.py_err(py)?;
             if !got.is_empty() {
                 return Ok(Some(got));
             }
@@ -140,6 +153,36 @@ impl PyConsumer {
                 return Ok(None);
             }
         }
+    }
+
+    /// [`Self::take`], then the exception a rebalance callback run by it raised, if any: the
+    /// records it fetched go back to `pending` (ahead of the rest) for the next `poll`.
+    fn take_reporting(&self, max: usize, wait: Duration) -> PyResult<eoslog::Result<Vec<ConsumerRecord>>> {
+        let got = self.take(max, wait);
+        match self.shared.take_error() {
+            None => Ok(got),
+            Some(e) => {
+                if let Ok(records) = got {
+                    let mut pending = self.shared.pending.lock();
+                    for r in records.into_iter().rev() {
+                        pending.push_front(r);
+                    }
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Fails inside one of this consumer's rebalance callbacks (for the calls that would
+    /// deadlock or pull the subscription from under the engine there).
+    fn check_not_in_callback(&self, py: Python<'_>, what: &str) -> PyResult<()> {
+        if self.shared.in_callback() {
+            return Err(errors::to_py(
+                py,
+                eoslog::Error::InvalidRequest(format!("{what} cannot be called from a rebalance callback")),
+            ));
+        }
+        Ok(())
     }
 
     fn records_to_py(py: Python<'_>, records: Vec<ConsumerRecord>) -> PyResult<Vec<Py<PyConsumerRecord>>> {
@@ -154,21 +197,71 @@ impl PyConsumer {
         let consumer = self.consumer()?;
         let tps = tp_list_arg(partitions)?;
         py.detach(|| {
-            let mut pending = self.pending.lock();
+            let mut pending = self.shared.pending.lock();
             rewind(consumer, &mut pending, None);
             consumer.assign(&tps)
         })
         .py_err(py)
     }
 
-    /// Drops the assignment.
-    fn unsubscribe(&self, py: Python<'_>) -> PyResult<()> {
-        let consumer = self.consumer()?;
+    /// Joins the consumer's group as a member subscribed to `topics`; the next `poll` joins
+    /// and the callbacks hear of every change of the assignment.
+    #[pyo3(signature = (topics, on_assign = None, on_revoke = None, on_lost = None))]
+    fn subscribe(
+        slf: &Bound<'_, Self>,
+        topics: &Bound<'_, PyAny>,
+        on_assign: Option<&Bound<'_, PyAny>>,
+        on_revoke: Option<&Bound<'_, PyAny>>,
+        on_lost: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let py = slf.py();
+        let this = slf.get();
+        let consumer = this.consumer()?;
+        this.check_not_in_callback(py, "subscribe")?;
+        let (names, patterns) = topics_arg(topics)?;
+        let callbacks = Arc::new(Callbacks::from_args(on_assign, on_revoke, on_lost)?);
+        if names.is_empty() && patterns.is_empty() {
+            // Kafka: subscribing to nothing is unsubscribing (with the callbacks in force).
+            return this.unsubscribe(py);
+        }
+        let listener = PyRebalanceListener::new(this.shared.clone(), slf.as_any())?;
         py.detach(|| {
-            self.pending.lock().clear();
-            consumer.unsubscribe()
+            let previous = this.shared.callbacks.lock().replace(callbacks);
+            let result = if patterns.is_empty() {
+                consumer.subscribe(&names, listener)
+            } else {
+                consumer.subscribe_pattern(matcher(names, patterns), listener)
+            };
+            if result.is_err() {
+                *this.shared.callbacks.lock() = previous;
+            }
+            result
         })
         .py_err(py)
+    }
+
+    /// The subscribed topics (a pattern's current matches); empty when not subscribed.
+    fn subscription(&self, py: Python<'_>) -> PyResult<Vec<String>> {
+        let consumer = self.consumer()?;
+        Ok(py.detach(|| consumer.subscription()))
+    }
+
+    /// Leaves the group if subscribed (revoking the partitions through `on_revoke`) and
+    /// drops the assignment.
+    fn unsubscribe(&self, py: Python<'_>) -> PyResult<()> {
+        let consumer = self.consumer()?;
+        self.check_not_in_callback(py, "unsubscribe")?;
+        let (result, callback_error) = py.detach(|| {
+            self.shared.pending.lock().clear();
+            let result = consumer.unsubscribe();
+            let callback_error = self.shared.take_error();
+            *self.shared.callbacks.lock() = None;
+            (result, callback_error)
+        });
+        if let Some(e) = callback_error {
+            return Err(e);
+        }
+        result.py_err(py)
     }
 
     /// The assigned partitions.
@@ -214,7 +307,7 @@ impl PyConsumer {
         let consumer = self.consumer()?;
         let tp = tp_arg(partition)?;
         py.detach(|| {
-            self.pending.lock().retain(|r| r.topic != tp.topic || r.partition != tp.partition);
+            self.shared.pending.lock().retain(|r| r.topic != tp.topic || r.partition != tp.partition);
             consumer.seek(&tp, offset)
         })
         .py_err(py)
@@ -250,7 +343,7 @@ impl PyConsumer {
         let consumer = self.consumer()?;
         let tps = partitions.iter().map(tp_arg).collect::<PyResult<Vec<_>>>()?;
         py.detach(|| {
-            let mut pending = self.pending.lock();
+            let mut pending = self.shared.pending.lock();
             rewind(consumer, &mut pending, Some(&tps));
             consumer.pause(&tps)
         })
@@ -270,7 +363,7 @@ impl PyConsumer {
         let consumer = self.consumer()?;
         let tp = tp_arg(partition)?;
         py.detach(|| {
-            let pending = self.pending.lock();
+            let pending = self.shared.pending.lock();
             let earliest = pending
                 .iter()
                 .filter(|r| r.topic == tp.topic && r.partition == tp.partition)
@@ -291,7 +384,7 @@ impl PyConsumer {
         match offsets.filter(|o| !o.is_none()) {
             None => py
                 .detach(|| {
-                    let mut pending = self.pending.lock();
+                    let mut pending = self.shared.pending.lock();
                     rewind(consumer, &mut pending, None);
                     consumer.commit_sync()
                 })
@@ -351,10 +444,15 @@ impl PyConsumer {
     }
 
     /// The consumer's group identity, for `Producer.send_offsets_to_transaction`.
-    fn group_metadata(&self, py: Python<'_>) -> PyResult<PyConsumerGroupMetadata> {
+    fn consumer_group_metadata(&self, py: Python<'_>) -> PyResult<PyConsumerGroupMetadata> {
         let consumer = self.consumer()?;
         let md = py.detach(|| consumer.group_metadata()).py_err(py)?;
         Ok(PyConsumerGroupMetadata::from_rust(md))
+    }
+
+    /// Kafka's (Java) name for `consumer_group_metadata`.
+    fn group_metadata(&self, py: Python<'_>) -> PyResult<PyConsumerGroupMetadata> {
+        self.consumer_group_metadata(py)
     }
 
     /// Makes a blocked `poll` (or the next one) return at once with no records.
@@ -369,20 +467,37 @@ impl PyConsumer {
     /// raise `ClosedError`; closing twice is fine.
     fn close(&self, py: Python<'_>) -> PyResult<()> {
         self.handle.check_process()?;
+        self.check_not_in_callback(py, "close")?;
         if self.closed.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
         let consumer = &*self.consumer;
         consumer.wakeup();
-        let result = py.detach(|| {
-            let mut pending = self.pending.lock();
-            rewind(consumer, &mut pending, None);
-            consumer.close()
+        let (result, callback_error, cleared) = py.detach(|| {
+            rewind(consumer, &mut self.shared.pending.lock(), None);
+            // `on_revoke` runs in there, on this thread: no binding lock is held.
+            let result = consumer.close();
+            let callback_error = self.shared.take_error();
+            (result, callback_error, self.shared.clear())
         });
+        // The callbacks are released with the GIL held.
+        drop(cleared);
+        if let Some(e) = callback_error {
+            return Err(e);
+        }
         if self.handle.is_closed() {
             return Ok(());
         }
         result.py_err(py)
+    }
+
+    fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
+        self.shared.traverse(&visit)
+    }
+
+    fn __clear__(&self) {
+        let cleared = self.shared.clear();
+        drop(cleared);
     }
 
     /// Whether `close()` was called.
@@ -430,7 +545,7 @@ impl PyConsumer {
 impl PyConsumer {
     /// Drops pending records of `tps` (every pending record when `tps` is empty).
     fn drop_pending(&self, tps: &[TopicPartition]) {
-        let mut pending = self.pending.lock();
+        let mut pending = self.shared.pending.lock();
         if tps.is_empty() {
             pending.clear();
         } else {
@@ -660,7 +775,8 @@ impl PyOffsetAndMetadata {
     }
 }
 
-/// A consumer's group identity.
+/// A consumer's group identity, only made by `Consumer.consumer_group_metadata` (opaque, as
+/// in confluent-kafka: a forged generation would defeat the fencing it is for).
 #[pyclass(frozen, eq, get_all, name = "ConsumerGroupMetadata", module = "eoslog._eoslog")]
 #[derive(Clone, PartialEq, Eq)]
 pub(crate) struct PyConsumerGroupMetadata {
@@ -692,20 +808,6 @@ impl PyConsumerGroupMetadata {
 
 #[pymethods]
 impl PyConsumerGroupMetadata {
-    #[new]
-    #[pyo3(
-        signature = (group_id, generation_id = -1, member_id = String::new(), group_instance_id = None),
-        text_signature = "(group_id, generation_id=-1, member_id='', group_instance_id=None)"
-    )]
-    fn new(
-        group_id: String,
-        generation_id: i32,
-        member_id: String,
-        group_instance_id: Option<String>,
-    ) -> Self {
-        PyConsumerGroupMetadata { group_id, generation_id, member_id, group_instance_id }
-    }
-
     fn __repr__(&self) -> String {
         format!(
             "ConsumerGroupMetadata(group_id={:?}, generation_id={}, member_id={:?})",

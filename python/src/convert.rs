@@ -9,7 +9,7 @@ use eoslog::TopicPartition;
 use pyo3::buffer::PyBuffer;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyByteArray, PyBytes, PyDict, PyInt, PyMapping, PyString, PyTuple};
+use pyo3::types::{PyBool, PyByteArray, PyBytes, PyDict, PyInt, PyList, PyMapping, PyString, PyTuple};
 
 use crate::consumer::PyTopicPartition;
 
@@ -137,7 +137,26 @@ pub(crate) fn config_value(v: &Bound<'_, PyAny>, key: &str) -> PyResult<String> 
     if let Ok(s) = v.cast::<PyString>() {
         return Ok(s.to_str()?.to_string());
     }
-    Err(PyTypeError::new_err(format!("config {key:?} must be str, int or bool, not {}", type_name(v))))
+    // A list of names (`partition_assignment_strategy=["range", "cooperative-sticky"]`, as
+    // kafka-python takes it): Kafka's comma-separated form.
+    if v.is_instance_of::<PyList>() || v.is_instance_of::<PyTuple>() {
+        let mut names = Vec::new();
+        for item in v.try_iter()? {
+            let item = item?;
+            let Ok(s) = item.cast::<PyString>() else {
+                return Err(PyTypeError::new_err(format!(
+                    "config {key:?}: a list must hold str, not {}",
+                    type_name(&item)
+                )));
+            };
+            names.push(s.to_str()?.to_string());
+        }
+        return Ok(names.join(","));
+    }
+    Err(PyTypeError::new_err(format!(
+        "config {key:?} must be str, int, bool or a list of str, not {}",
+        type_name(v)
+    )))
 }
 
 /// A topic partition: a `TopicPartition` or a `(topic, partition)` tuple.

@@ -9,7 +9,10 @@
 //! - **The GIL is released** (`Python::detach`) around every call into the engine that may block
 //!   or take an engine lock. Locks of the binding itself are taken only while detached, and no
 //!   lock is ever held while the GIL is taken back, so a Python thread blocked on a binding lock
-//!   can never hold the GIL that the lock holder needs.
+//!   can never hold the GIL that the lock holder needs. The one place the GIL is taken back
+//!   inside an engine call is a rebalance callback ([`rebalance`]), on the thread that called
+//!   `poll` / `close` / `unsubscribe`; the engine locks it holds there are only taken by calls
+//!   that release the GIL first.
 //! - **Errors, not panics.** Engine errors become instances of the `eoslog.exceptions` classes
 //!   (one per Kafka error code, see [`errors`]); wrong argument types raise `TypeError`, bad
 //!   values `ValueError` (or an `EoslogError` subclass that derives from it).
@@ -31,6 +34,7 @@ mod errors;
 mod handle;
 mod partition;
 mod producer;
+mod rebalance;
 
 /// The `eoslog._eoslog` extension module.
 #[pymodule]

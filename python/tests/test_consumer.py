@@ -88,9 +88,9 @@ def test_seek_pause_resume_and_offsets(engine: eoslog.Engine, topic: str) -> Non
             eoslog.TopicPartition(topic, 0): eoslog.OffsetAndMetadata(10),
             eoslog.TopicPartition(topic, 1): eoslog.OffsetAndMetadata(20, "x"),
         }
-        md = c.group_metadata()
-        assert md == eoslog.ConsumerGroupMetadata("g")
-        assert (md.generation_id, md.member_id) == (-1, "")
+        md = c.consumer_group_metadata()
+        assert md == c.group_metadata()
+        assert (md.group_id, md.generation_id, md.member_id, md.group_instance_id) == ("g", -1, "", None)
 
 
 def test_pending_records_are_rewound_on_commit_and_pause(engine: eoslog.Engine, topic: str) -> None:

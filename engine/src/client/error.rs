@@ -19,7 +19,13 @@ impl SharedError {
             Error::Producer(p) => Some(p.clone()),
             _ => None,
         };
-        SharedError { code: e.code(), message: e.to_string(), producer }
+        // `to_error` makes an `Error::Kafka`, whose display prefixes the code: keep only the
+        // message of one that is already, or the code would be shown twice.
+        let message = match e {
+            Error::Kafka { message, .. } => message.clone(),
+            other => other.to_string(),
+        };
+        SharedError { code: e.code(), message, producer }
     }
 
     pub(crate) fn with_context(code: ErrorCode, message: impl Into<String>) -> Self {
@@ -95,6 +101,16 @@ pub(crate) fn is_definitely_not_written(code: ErrorCode) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_shared_error_shows_its_code_once() {
+        let e = Error::kafka(ErrorCode::IllegalGeneration, "generation 3 is over");
+        let shared = SharedError::new(&e).to_error();
+        assert_eq!(shared.to_string(), e.to_string());
+        assert_eq!(shared.code(), ErrorCode::IllegalGeneration);
+        let io = Error::UnknownTopicOrPartition { topic: "t".into(), partition: 9 };
+        assert!(SharedError::new(&io).to_error().to_string().ends_with("unknown topic or partition t-9"));
+    }
 
     #[test]
     fn shared_errors_keep_code_and_type() {

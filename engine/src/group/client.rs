@@ -113,6 +113,12 @@ struct Shared {
     identity: Mutex<(String, i32)>,
     rejoin: AtomicBool,
     lost: AtomicBool,
+    /// Set while a JoinGroup is outstanding. The coordinator may start the next generation
+    /// before the member learns it, so a heartbeat sent meanwhile with the old generation is
+    /// answered ILLEGAL_GENERATION although the member is fine: such answers are ignored
+    /// (Kafka stops heartbeating while it rejoins, and ignores heartbeat errors for a
+    /// generation it has already left).
+    joining: AtomicBool,
 }
 
 /// Sends heartbeats for a [`GroupMember`] from another thread.
@@ -138,6 +144,14 @@ impl Heartbeater {
             Err(e) => match e.code() {
                 ErrorCode::RebalanceInProgress => {
                     self.shared.rejoin.store(true, Ordering::Release);
+                    Ok(())
+                }
+                ErrorCode::UnknownMemberId | ErrorCode::IllegalGeneration
+                    if self.shared.joining.load(Ordering::Acquire)
+                        || self.shared.identity.lock().1 != generation =>
+                {
+                    // An answer about a generation the member is already leaving: the
+                    // outstanding JoinGroup (or its answer) decides.
                     Ok(())
                 }
                 ErrorCode::UnknownMemberId | ErrorCode::IllegalGeneration => {
@@ -215,6 +229,7 @@ impl GroupMember {
                 identity: Mutex::new((UNKNOWN_MEMBER_ID.to_string(), NO_GENERATION_ID)),
                 rejoin: AtomicBool::new(true),
                 lost: AtomicBool::new(false),
+                joining: AtomicBool::new(false),
             }),
         }
     }
@@ -311,6 +326,7 @@ impl GroupMember {
         self.leader = false;
         self.pending_sync = None;
         self.shared.lost.store(false, Ordering::Release);
+        self.shared.joining.store(false, Ordering::Release);
         self.shared.rejoin.store(true, Ordering::Release);
     }
 
@@ -376,13 +392,20 @@ impl GroupMember {
                         let revoked = std::mem::take(&mut self.owned);
                         listener.on_partitions_revoked(&revoked);
                     }
-                    let pending = self.coordinator.join_group(self.join_request()?);
+                    let request = self.join_request()?;
+                    // Cleared once the answer is applied (below) or the member resets; left set
+                    // on a timeout, when the request stays parked and the next call continues it.
+                    self.shared.joining.store(true, Ordering::Release);
+                    let pending = self.coordinator.join_group(request);
                     let Some(join) = pending.wait(remaining()) else {
                         return Err(err(
                             ErrorCode::RequestTimedOut,
                             format!("joining group {} timed out", self.config.group_id),
                         ));
                     };
+                    if join.error != ErrorCode::None {
+                        self.shared.joining.store(false, Ordering::Release);
+                    }
                     match join.error {
                         ErrorCode::None => {}
                         ErrorCode::MemberIdRequired => {
@@ -406,6 +429,7 @@ impl GroupMember {
                         }
                     }
                     self.set_identity(join.member_id.clone(), join.generation_id);
+                    self.shared.joining.store(false, Ordering::Release);
                     self.protocol_name = join.protocol_name.clone();
                     self.leader = join.is_leader();
                     let assignments = if join.is_leader() && !join.skip_assignment {
@@ -582,5 +606,41 @@ fn validate_cooperative_assignment(
             format!("the assignor moved {p} from one member to another in one cooperative rebalance"),
         )),
         None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The coordinator starts generation N+1 when the last member's JoinGroup arrives, before
+    /// that member has applied the answer: a heartbeat sent in between still carries N and is
+    /// answered ILLEGAL_GENERATION. That answer is about a generation the member is leaving and
+    /// must not cost it its partitions; the same answer outside a join does.
+    #[test]
+    fn a_heartbeat_for_the_generation_being_left_is_not_a_loss() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = crate::EngineConfig { group_initial_rebalance_delay_ms: 0, ..Default::default() };
+        let engine = crate::Engine::open(dir.path(), config).unwrap();
+        engine.create_topic("t", 2, Default::default()).unwrap();
+        let partitions = |topic: &str| (topic == "t").then_some(2);
+        let mut member =
+            GroupMember::new(engine.groups().clone(), GroupMemberConfig::new("g"), vec!["t".into()]);
+        member.ensure_active_group(&partitions, &mut NoopListener, Duration::from_secs(10)).unwrap();
+        let old_generation = member.generation_id();
+        member.request_rejoin();
+        member.ensure_active_group(&partitions, &mut NoopListener, Duration::from_secs(10)).unwrap();
+        assert!(member.generation_id() > old_generation);
+        let heartbeater = member.heartbeater();
+        let stale = (member.member_id().to_string(), old_generation);
+
+        *member.shared.identity.lock() = stale.clone();
+        member.shared.joining.store(true, Ordering::Release);
+        heartbeater.heartbeat().unwrap();
+        assert!(!member.shared.lost.load(Ordering::Acquire), "an answer about the generation being left");
+
+        member.shared.joining.store(false, Ordering::Release);
+        heartbeater.heartbeat().unwrap();
+        assert!(member.shared.lost.load(Ordering::Acquire), "ILLEGAL_GENERATION outside a join is a loss");
     }
 }

@@ -5,6 +5,8 @@
 use std::ffi::{CStr, CString, c_char};
 use std::ptr;
 
+mod groups;
+
 use crate::batch::*;
 use crate::engine::*;
 use crate::log::*;

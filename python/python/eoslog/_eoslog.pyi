@@ -1,6 +1,6 @@
 """Type stubs for the native module ``eoslog._eoslog`` (import from ``eoslog`` instead)."""
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from os import PathLike
 from types import TracebackType
 from typing import Any, Literal, Self, TypeAlias, final, overload
@@ -50,8 +50,12 @@ _Offsets: TypeAlias = (
 #: A ``send_many`` item: a value, a ``(key, value)`` tuple, or a dict with any of ``value``,
 #: ``key``, ``headers``, ``partition``, ``timestamp`` and ``topic``.
 _SendItem: TypeAlias = _Data | None | tuple[_Data | None, _Data | None] | Mapping[str, Any]
-#: Configuration values: Kafka's string forms, or ints and bools; ``None`` keeps the default.
-_ConfigValue: TypeAlias = str | int | bool | None
+#: Configuration values: Kafka's string forms, or ints and bools; a list of str for a list
+#: setting (``partition_assignment_strategy``); ``None`` keeps the default.
+_ConfigValue: TypeAlias = str | int | bool | list[str] | None
+#: A rebalance callback of :meth:`Consumer.subscribe`: called with the consumer and the
+#: partitions concerned (confluent-kafka's ``on_assign`` / ``on_revoke`` / ``on_lost``).
+_RebalanceCallback: TypeAlias = Callable[[Consumer, list[TopicPartition]], object]
 
 @final
 class Engine:
@@ -172,6 +176,11 @@ class Engine:
                 ``max_poll_records``, ``enable_auto_commit``, ``max_partition_fetch_bytes``,
                 ...), plus kafka-python's ``consumer_timeout_ms``: how long iterating the
                 consumer waits for the next record before the loop ends (default: forever).
+                For :meth:`Consumer.subscribe`: ``group_instance_id`` (a static member: its
+                restart takes its place back without a rebalance), ``session_timeout_ms``,
+                ``heartbeat_interval_ms``, ``max_poll_interval_ms`` and
+                ``partition_assignment_strategy`` (``"cooperative-sticky"``, the default,
+                ``"range"`` or ``"roundrobin"``; a comma-separated str or a list).
         """
 
     def flush(self) -> None:
@@ -288,7 +297,7 @@ class Producer:
         producer.init_transactions()
         with producer.transaction():
             producer.send("out", b"v")
-            producer.send_offsets_to_transaction(offsets, consumer.group_metadata())
+            producer.send_offsets_to_transaction(offsets, consumer.consumer_group_metadata())
 
     Safe to use from several threads. Use as a context manager (or call :meth:`close`) to
     flush and release it; closing aborts an open transaction.
@@ -378,8 +387,20 @@ class Producer:
 
         Args:
             offsets: the next offset to consume per partition (``consumer.position(tp)``).
-            group: the group id, or the consumer's :meth:`Consumer.group_metadata` (which
-                also carries the generation for fencing of zombie group members).
+            group: the consumer's :meth:`Consumer.consumer_group_metadata`, taken after the
+                :meth:`Consumer.poll` whose records the transaction holds: the group checks its
+                member id and generation, so a member that lost its partitions in a rebalance
+                since (a zombie) cannot commit them (KIP-447). Or a group id (``str``, as
+                kafka-python takes it): not fenced, for consumers that
+                :meth:`~Consumer.assign` their partitions.
+
+        Raises:
+            IllegalGenerationError: (or ``UnknownMemberIdError``, ``FencedInstanceIdError``)
+                the consumer's group moved on: a rebalance gave its partitions to another
+                member, or a newer instance took over its ``group_instance_id``. The
+                transaction can then only be aborted; the producer stays usable.
+            RebalanceInProgressError: the group is rebalancing; abort, :meth:`Consumer.poll`
+                to rejoin, and process again from the committed offsets.
         """
 
     def transaction(self) -> Transaction:
@@ -472,7 +493,9 @@ class RecordMetadata:
 
 @final
 class Consumer:
-    """Reads records from assigned partitions; with a ``group_id`` commits its positions.
+    """Reads records from partitions it :meth:`assign`\ s, or — as a member of its
+    ``group_id`` after :meth:`subscribe` — from those its group gives it; with a ``group_id``
+    commits its positions.
 
     Shaped after Kafka's consumer. Positions start at the group's committed offset, else at
     ``auto_offset_reset``. Under ``read_committed`` records of aborted transactions and
@@ -485,11 +508,63 @@ class Consumer:
     def assign(self, partitions: Iterable[_TopicPartitionLike]) -> None:
         """Assigns exactly these partitions (an empty list unassigns everything)."""
 
+    def subscribe(
+        self,
+        topics: Iterable[str],
+        on_assign: _RebalanceCallback | None = None,
+        on_revoke: _RebalanceCallback | None = None,
+        on_lost: _RebalanceCallback | None = None,
+    ) -> None:
+        """Joins the consumer's group (``group_id`` is required) as a member subscribed to
+        ``topics``: the group splits their partitions among its members and rebalances as
+        members come and go.
+
+        The next :meth:`poll` joins the group, and every ``poll`` rejoins when the group
+        rebalances; the callbacks run inside that ``poll``, on its thread (with the GIL), with
+        this consumer and a list of :class:`TopicPartition`. With the cooperative protocol
+        (``cooperative-sticky``, the default) a rebalance revokes only the partitions that
+        move; with ``range`` or ``roundrobin`` every partition, before it is reassigned.
+        Subscribing again replaces the topics and the callbacks; an empty list is
+        :meth:`unsubscribe`. Exclusive with :meth:`assign`.
+
+        Args:
+            topics: topic names; a name starting with ``^`` is a regular expression (as in
+                confluent-kafka) matched with :func:`re.search` against every topic, now and
+                as topics are created.
+            on_assign: called with partitions newly assigned, already in
+                :meth:`assignment` at the group's committed offset (or ``auto_offset_reset``);
+                a :meth:`seek` here overrides it.
+            on_revoke: called with partitions given up in an orderly way, while the consumer
+                still owns them: the last chance to :meth:`commit` (or end a transaction)
+                for them.
+            on_lost: called with partitions lost without a hand-over (the member was
+                expelled: missed heartbeats, no ``poll`` for ``max_poll_interval_ms``):
+                another member may own them already, so nothing may be committed for them.
+
+        An exception raised by a callback is raised by the call that ran it (``poll``,
+        ``close``, ``unsubscribe``) once the rebalance is complete; the records that
+        ``poll`` fetched are returned by the next one. A callback may use the consumer except
+        for :meth:`poll`, :meth:`subscribe`, :meth:`unsubscribe`, :meth:`assign` and
+        :meth:`close`.
+
+        Raises:
+            TypeError: ``topics`` is not a list of str, or a callback is not callable.
+            InvalidGroupIdError: the consumer has no ``group_id``.
+            InvalidRequestError: partitions are assigned with :meth:`assign`.
+        """
+
+    def subscription(self) -> list[str]:
+        """The subscribed topics (for a pattern, the topics it matches now), sorted; empty
+        when not subscribed."""
+
     def unsubscribe(self) -> None:
-        """Drops the assignment."""
+        """Leaves the group if subscribed (the partitions are revoked through ``on_revoke``
+        first) and drops the assignment, whether it came from :meth:`subscribe` or
+        :meth:`assign`."""
 
     def assignment(self) -> list[TopicPartition]:
-        """The assigned partitions, sorted."""
+        """The assigned partitions, sorted (for a subscribed consumer, those the group gave
+        it at the last rebalance)."""
 
     def poll(self, max_records: int = 500, timeout_ms: int = 0) -> list[ConsumerRecord]:
         """Returns up to ``max_records`` records, waiting up to ``timeout_ms`` for some to
@@ -541,15 +616,27 @@ class Consumer:
         """The end of each partition as this consumer sees it (last stable offset under
         read_committed, high watermark otherwise)."""
 
+    def consumer_group_metadata(self) -> ConsumerGroupMetadata:
+        """The consumer's group identity (member id and generation), for
+        :meth:`Producer.send_offsets_to_transaction`. A subscribed member's changes at every
+        rebalance: take it after the :meth:`poll` whose records the transaction holds.
+        Without a subscription the generation is -1 and the member id empty.
+
+        Raises:
+            InvalidGroupIdError: the consumer has no ``group_id``.
+        """
+
     def group_metadata(self) -> ConsumerGroupMetadata:
-        """The consumer's group identity, for :meth:`Producer.send_offsets_to_transaction`."""
+        """Kafka's (Java) name for :meth:`consumer_group_metadata`."""
 
     def wakeup(self) -> None:
         """Makes a blocked :meth:`poll` (or the next one) return at once with no records."""
 
     def close(self) -> None:
-        """Releases the partitions (committing first with ``enable_auto_commit``); closing
-        twice is fine."""
+        """Releases the partitions (committing first with ``enable_auto_commit``). A
+        subscribed consumer revokes them through ``on_revoke`` and leaves its group (a static
+        member, with ``group_instance_id``, stays until its session times out, so that its
+        restart does not rebalance). Closing twice is fine."""
 
     @property
     def closed(self) -> bool:
@@ -672,16 +759,11 @@ class OffsetAndMetadata:
 
 @final
 class ConsumerGroupMetadata:
-    """A consumer's group identity (group id, generation, member id), passed to
-    :meth:`Producer.send_offsets_to_transaction` so commits of zombie members are fenced."""
+    """A consumer's group identity (group id, generation, member id), from
+    :meth:`Consumer.consumer_group_metadata`, passed to
+    :meth:`Producer.send_offsets_to_transaction` so that commits of zombie members are fenced.
+    Opaque, as in confluent-kafka: it cannot be constructed, and its fields are read-only."""
 
-    def __new__(
-        cls,
-        group_id: str,
-        generation_id: int = -1,
-        member_id: str = "",
-        group_instance_id: str | None = None,
-    ) -> Self: ...
     @property
     def group_id(self) -> str:
         """The group id."""

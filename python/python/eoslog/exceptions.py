@@ -224,7 +224,11 @@ class RecordListTooLargeError(EoslogError, ValueError):
 
 
 class IllegalGenerationError(EoslogError):
-    """ILLEGAL_GENERATION (22): a commit from a generation the group has left behind."""
+    """ILLEGAL_GENERATION (22): a commit from a generation the group has left behind.
+
+    Raised by :meth:`Consumer.commit` and :meth:`Producer.send_offsets_to_transaction` when the
+    consumer lost its partitions in a rebalance since (it is a zombie); the next
+    :meth:`Consumer.poll` rejoins. A transaction in progress can only be aborted."""
 
     code = 22
     name = "ILLEGAL_GENERATION"
@@ -245,7 +249,8 @@ class InvalidGroupIdError(EoslogError, ValueError):
 
 
 class UnknownMemberIdError(EoslogError):
-    """UNKNOWN_MEMBER_ID (25)."""
+    """UNKNOWN_MEMBER_ID (25): the group no longer knows the member (it was expelled, or
+    left); raised like :class:`IllegalGenerationError`."""
 
     code = 25
     name = "UNKNOWN_MEMBER_ID"
@@ -259,7 +264,8 @@ class InvalidSessionTimeoutError(EoslogError, ValueError):
 
 
 class RebalanceInProgressError(EoslogError):
-    """REBALANCE_IN_PROGRESS (27)."""
+    """REBALANCE_IN_PROGRESS (27): the group is rebalancing (or the consumer has not joined
+    yet): :meth:`Consumer.poll` to rejoin, then commit again."""
 
     code = 27
     name = "REBALANCE_IN_PROGRESS"
@@ -427,7 +433,8 @@ class GroupMaxSizeReachedError(EoslogError):
 
 
 class FencedInstanceIdError(EoslogError):
-    """FENCED_INSTANCE_ID (82): another consumer took over this ``group.instance.id``."""
+    """FENCED_INSTANCE_ID (82): another consumer took over this ``group.instance.id``: this
+    one can no longer take part in its group (close it)."""
 
     code = 82
     name = "FENCED_INSTANCE_ID"
