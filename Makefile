@@ -5,7 +5,7 @@ DEMO_DIR ?= demo-data
 VENV ?= .venv
 PYTHON ?= python3
 
-.PHONY: all demo test fmt-check clippy test-rust test-std test-uring test-broker test-kill-long bench-rpw bench-rebalance-copier bench-broker build clean \
+.PHONY: all demo test fmt-check clippy test-rust test-std test-uring test-broker test-kill-long torture fuzz soak bench-rpw bench-rebalance-copier bench-broker build clean \
 	ffi header test-c test-c-install install bench-ffi test-python python-dev wheel bench-python
 
 all: build
@@ -48,6 +48,31 @@ SINK_KILLS ?= 60
 test-kill-long:
 	COPIER_KILLS=$(COPIER_KILLS) GROUP_COPIER_KILLS=$(GROUP_COPIER_KILLS) SINK_KILLS=$(SINK_KILLS) \
 		$(CARGO) test -p eoslog --test copier_kill --test sqlite_sink_kill -- --nocapture
+
+## SIGKILL torture with many more kills than `make test` (25): a child under mixed idempotent,
+## transactional and offset-commit load is killed at random moments and an outside oracle checks
+## the directory after every kill. Override with TORTURE_KILLS=... TORTURE_SEED=...
+TORTURE_KILLS ?= 500
+TORTURE_SEED ?= 20260101
+torture:
+	TORTURE_KILLS=$(TORTURE_KILLS) TORTURE_SEED=$(TORTURE_SEED) $(CARGO) test -p eoslog \
+		--test sigkill_torture -- --nocapture
+
+## cargo-fuzz targets (fuzz/, its own workspace, nightly toolchain): each target runs for
+## FUZZ_SECONDS from seed corpora; prints executions and CPU seconds per target; a crash fails.
+## Needs `cargo install cargo-fuzz --locked` and a nightly toolchain. FUZZ_TARGETS=... narrows.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?=
+fuzz:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) fuzz/run.sh $(FUZZ_TARGETS)
+
+## Soak: a long mixed workload (engine reopened every SOAK_EPOCH_SECONDS) printing RSS and open
+## descriptors every second and asserting both stay flat after warm-up.
+SOAK_SECONDS ?= 300
+SOAK_EPOCH_SECONDS ?= 10
+soak:
+	SOAK_SECONDS=$(SOAK_SECONDS) SOAK_EPOCH_SECONDS=$(SOAK_EPOCH_SECONDS) $(CARGO) test -p eoslog \
+		--test soak -- --ignored --nocapture
 
 ## Read-process-write throughput, exactly-once vs plain (release build).
 bench-rpw:

@@ -214,7 +214,9 @@ impl Engine {
                 continue;
             }
             match TopicPartition::parse_dir_name(&entry.name) {
-                Some(tp) if topics::validate_name(&tp.topic).is_ok() => {
+                Some(tp)
+                    if topics::validate_name(&tp.topic).is_ok() && tp.partition < topics::MAX_PARTITIONS =>
+                {
                     found.entry(tp.topic).or_default().push(tp.partition)
                 }
                 _ => log::warn!("ignoring {} in the data directory: not a partition directory", entry.name),
@@ -578,7 +580,7 @@ impl Engine {
     fn create_topic_internal(&self, name: &str, partitions: i32, config: TopicConfig) -> Result<()> {
         self.check_open()?;
         topics::validate_name(name)?;
-        if !(1..=100_000).contains(&partitions) {
+        if !(1..=topics::MAX_PARTITIONS).contains(&partitions) {
             return Err(Error::InvalidPartitions(partitions as i64));
         }
         let _admin = self.inner.admin.lock();
@@ -642,12 +644,8 @@ impl Engine {
             // Best effort: the data is being deleted, a failed close only loses indexes.
             let _ = log.close();
             let from = log.dir().to_path_buf();
-            let to = self.inner.dir.join(format!(
-                "{}.{}{}",
-                log.topic_partition().dir_name(),
-                topic.meta.topic_id,
-                topics::DELETE_DIR_SUFFIX
-            ));
+            let to =
+                self.inner.dir.join(topics::delete_dir_name(log.topic_partition(), &topic.meta.topic_id));
             self.inner.io.rename(&from, &to).map_err(|e| StorageError::io("rename", &from, e))?;
         }
         self.inner
@@ -655,12 +653,8 @@ impl Engine {
             .sync_dir(&self.inner.dir)
             .map_err(|e| StorageError::io("fsync dir", &self.inner.dir, e))?;
         for log in &topic.partitions {
-            let doomed = self.inner.dir.join(format!(
-                "{}.{}{}",
-                log.topic_partition().dir_name(),
-                topic.meta.topic_id,
-                topics::DELETE_DIR_SUFFIX
-            ));
+            let doomed =
+                self.inner.dir.join(topics::delete_dir_name(log.topic_partition(), &topic.meta.topic_id));
             topics::remove_dir_recursive(self.inner.io.as_ref(), &doomed)?;
         }
         self.inner
@@ -767,7 +761,12 @@ impl Engine {
         let mut n = 0;
         for p in self.all_partitions() {
             if p.failure().is_none() {
-                n += p.apply_retention()?;
+                match p.apply_retention() {
+                    Ok(k) => n += k,
+                    // Its topic was deleted since the list was taken: nothing to retain.
+                    Err(_) if p.is_closed() => {}
+                    Err(e) => return Err(e),
+                }
             }
         }
         self.inner.write_checkpoints()?;

@@ -27,6 +27,10 @@ pub const TRANSACTION_STATE_TOPIC: &str = "__transaction_state";
 pub const CONSUMER_OFFSETS_TOPIC: &str = "__consumer_offsets";
 /// Kafka's maximum topic name length.
 pub const MAX_NAME_LENGTH: usize = 249;
+/// The most partitions a topic can have. Bounds what a topic creation asks for and, at open, what
+/// the metadata file or a partition directory found on disk can make the engine create: a stray
+/// `t-999999999` directory must not make it open a billion partitions.
+pub const MAX_PARTITIONS: i32 = 100_000;
 
 const FORMAT_VERSION: i32 = 0;
 
@@ -170,7 +174,7 @@ impl CheckpointFormat for TopicsFormat {
         let partitions: i32 = partitions
             .parse()
             .ok()
-            .filter(|p| *p > 0)
+            .filter(|p| (1..=MAX_PARTITIONS).contains(p))
             .ok_or_else(|| format!("bad partition count in {line:?}"))?;
         let mut map = BTreeMap::new();
         if overrides != "-" {
@@ -199,10 +203,39 @@ pub fn write(io: &Arc<dyn IoBackend>, dir: &Path, topics: &BTreeMap<String, Topi
     CheckpointFile::<TopicsFormat>::new(io.clone(), dir.join(TOPICS_FILE)).write(topics.values())
 }
 
+/// The longest file name the file systems eoslog runs on accept (`NAME_MAX`).
+pub const MAX_FILE_NAME_LENGTH: usize = 255;
+
+/// The name a partition directory is renamed to before it is deleted:
+/// `<topic>-<partition>.<topic id>-delete`, with the topic cut short (as Kafka does) so that the
+/// name fits in [`MAX_FILE_NAME_LENGTH`]: a 249-character topic is legal, and its directory
+/// with the suffix is not. The partition number and the topic id are kept whole, so two
+/// partitions never get the same name.
+pub fn delete_dir_name(tp: &crate::log::TopicPartition, topic_id: &str) -> String {
+    let suffix = format!("-{}.{topic_id}{DELETE_DIR_SUFFIX}", tp.partition);
+    // Topic names are ASCII (`validate_name`), so cutting at a byte count is cutting at a char.
+    let keep = MAX_FILE_NAME_LENGTH.saturating_sub(suffix.len()).min(tp.topic.len());
+    format!("{}{suffix}", &tp.topic[..keep])
+}
+
 /// Removes a directory and the regular files and symlinks in it, never following a link and
 /// never descending into subdirectories that are not eoslog's (there are none in a partition
 /// directory; any found are left and reported).
+///
+/// If `dir` itself is not a directory but a symlink (a partition directory swapped for a link
+/// to a directory elsewhere), only the link is removed: listing it would follow it, and its
+/// target's files would be deleted.
 pub fn remove_dir_recursive(io: &dyn IoBackend, dir: &Path) -> Result<()> {
+    match io.metadata(dir).map_err(|e| StorageError::io("stat", dir, e))? {
+        Some(FileType::Dir) | None => {}
+        Some(_) => {
+            log::warn!(
+                "{} is not a directory: removing the entry itself, not what it points to",
+                dir.display()
+            );
+            return io.remove_file(dir).map_err(|e| StorageError::io("remove", dir, e).into());
+        }
+    }
     for entry in io.read_dir(dir).map_err(|e| StorageError::io("read_dir", dir, e))? {
         let p = dir.join(&entry.name);
         match entry.file_type {

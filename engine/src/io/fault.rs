@@ -296,7 +296,7 @@ fn errno(code: i32) -> io::Error {
     io::Error::from_raw_os_error(code)
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct FileNode {
     volatile: Vec<u8>,
     durable: Vec<u8>,
@@ -358,13 +358,13 @@ impl FileNode {
     }
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct DirNode {
     volatile: BTreeMap<String, Ino>,
     durable: BTreeMap<String, Ino>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 enum Node {
     File(FileNode),
     Dir(DirNode),
@@ -388,6 +388,54 @@ struct Fs {
     /// Locked `.lock` inodes and the token of the guard holding each.
     locks: BTreeMap<Ino, u64>,
     next_token: u64,
+    /// Called before every mutating operation (see [`FaultBackend::set_crash_point_hook`]).
+    hook: HookSlot,
+}
+
+/// What [`FaultBackend::set_crash_point_hook`] calls.
+pub type CrashPointHook = Box<dyn FnMut(&CrashPoint<'_>) + Send>;
+
+#[derive(Default)]
+struct HookSlot(Option<CrashPointHook>);
+
+impl fmt::Debug for HookSlot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_some() { "Some(hook)" } else { "None" })
+    }
+}
+
+/// The moment just before a mutating operation, handed to a crash-point hook: the operation's
+/// number (as [`FaultPlan::die_at`] counts it), its kind, and the disk as it is before the
+/// operation — which is exactly what a process dying at this operation leaves behind.
+pub struct CrashPoint<'a> {
+    op: u64,
+    kind: OpKind,
+    fs: &'a Fs,
+}
+
+impl CrashPoint<'_> {
+    /// The operation's number: [`FaultPlan::die_at`] with this number would kill the process
+    /// here.
+    pub fn op(&self) -> u64 {
+        self.op
+    }
+
+    /// The operation's kind (never [`OpKind::Any`]).
+    pub fn kind(&self) -> OpKind {
+        self.kind
+    }
+
+    /// An independent copy of the disk as it is before the operation (see
+    /// [`FaultBackend::fork`]).
+    pub fn fork(&self) -> FaultBackend {
+        FaultBackend::from_fs(self.fs.fork())
+    }
+}
+
+impl fmt::Debug for CrashPoint<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CrashPoint").field("op", &self.op).field("kind", &self.kind).finish()
+    }
 }
 
 /// Splits a path into normalised components (no `.`, `..` applied lexically, root implied).
@@ -421,6 +469,18 @@ impl Fs {
         fs
     }
 
+    /// A copy of the disk (inodes keep their numbers, so seeded crash modes treat the copy
+    /// exactly as they would treat the original); the copy's process is alive, with no plan, no
+    /// locks held and no hook.
+    fn fork(&self) -> Fs {
+        Fs {
+            nodes: self.nodes.clone(),
+            next_ino: self.next_ino,
+            crash_mode: self.crash_mode,
+            ..Fs::default()
+        }
+    }
+
     /// Admits one operation: fails if the process is dead or the handle (opened in `boot`) is
     /// stale; counts mutating operations (`kind`), applies `die_at`, and returns the injected
     /// action for this operation, if any.
@@ -434,6 +494,11 @@ impl Fs {
         let Some(kind) = kind else { return Ok(None) };
         self.ops += 1;
         let n = self.ops - self.plan_base;
+        if let Some(mut hook) = self.hook.0.take() {
+            // Taken out while it runs: it sees the disk, not itself.
+            hook(&CrashPoint { op: n, kind, fs: self });
+            self.hook.0 = Some(hook);
+        }
         if self.plan.die_at.is_some_and(|d| n >= d) {
             self.dead = true;
             return Err(SimulatedFailure::ProcessDead.into());
@@ -820,6 +885,28 @@ impl FaultBackend {
         FaultBackend { shared: Arc::new(Shared { fs: Mutex::new(Fs::new()) }) }
     }
 
+    fn from_fs(fs: Fs) -> Self {
+        FaultBackend { shared: Arc::new(Shared { fs: Mutex::new(fs) }) }
+    }
+
+    /// An independent disk with the same contents as this one now — volatile and durable file
+    /// contents and directory entries — as if the machine's state were copied. Handles, locks,
+    /// the plan and the hook are not copied, and the copy's operation count starts at 0. Writes
+    /// made through a memory map and not yet flushed are not on the disk and are not copied (a
+    /// process that dies loses them too).
+    pub fn fork(&self) -> FaultBackend {
+        FaultBackend::from_fs(self.shared.fs.lock().fork())
+    }
+
+    /// Calls `hook` before every mutating operation (the ones [`OpKind::Any`] counts), on the
+    /// thread doing the operation and with the disk locked: the hook must not use this backend
+    /// (it would deadlock), but it can [`CrashPoint::fork`] the disk. Forking at every
+    /// operation and crashing each copy visits the same states as re-running a workload with
+    /// [`FaultPlan::die_at`] at every operation, in one run. `None` removes the hook.
+    pub fn set_crash_point_hook(&self, hook: Option<CrashPointHook>) {
+        self.shared.fs.lock().hook = HookSlot(hook);
+    }
+
     /// Replaces the fault plan; counting for its rules and `die_at` starts now.
     pub fn set_plan(&self, plan: FaultPlan) {
         self.shared.fs.lock().set_plan(plan);
@@ -884,6 +971,45 @@ impl FaultBackend {
         let fs = self.shared.fs.lock();
         let ino = fs.lookup(&components(path).ok()?, true).ok()?;
         Some(fs.file(ino).ok()?.durable.clone())
+    }
+
+    /// A hash of what reads see now: every path (volatile entries) and every file's volatile
+    /// contents, plus, for each file, its durable contents (so two disks with the same
+    /// fingerprint read the same now and after a [`CrashMode::DropUnsynced`] crash). Equal disks
+    /// have equal fingerprints in every run (a fixed hash function), so a test can skip a crash
+    /// state it has already checked.
+    pub fn fingerprint(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let fs = self.shared.fs.lock();
+        let mut h = std::hash::DefaultHasher::new();
+        fn walk(fs: &Fs, dir: Ino, h: &mut std::hash::DefaultHasher) {
+            let Ok(d) = fs.dir(dir) else { return };
+            for (name, &ino) in &d.volatile {
+                name.hash(h);
+                d.durable.get(name).is_some_and(|&i| i == ino).hash(h);
+                match fs.nodes.get(&ino) {
+                    Some(Node::File(f)) => {
+                        0u8.hash(h);
+                        f.volatile.hash(h);
+                        f.durable.hash(h);
+                    }
+                    Some(Node::Dir(_)) => {
+                        1u8.hash(h);
+                        walk(fs, ino, h);
+                        2u8.hash(h);
+                    }
+                    None => 3u8.hash(h),
+                }
+            }
+            // Entries only a crash would bring back (unsynced removes and renames).
+            for (name, &ino) in &d.durable {
+                if d.volatile.get(name) != Some(&ino) {
+                    (name, ino).hash(h);
+                }
+            }
+        }
+        walk(&fs, ROOT, &mut h);
+        h.finish()
     }
 
     /// Every file and directory (volatile view) as absolute paths, sorted; the root is omitted.
@@ -1617,6 +1743,104 @@ mod tests {
         }
         // Only a completed directory sync makes the new contents certain.
         assert_eq!(outcomes, [false, false, false, false, false, true]);
+    }
+
+    /// Every file of a disk after a crash in `mode`: path and contents.
+    fn after_crash(fs: &FaultBackend, mode: CrashMode) -> Vec<(PathBuf, Option<Vec<u8>>)> {
+        fs.crash_with(mode);
+        fs.list_all().into_iter().map(|path| (path.clone(), fs.file_bytes(&path))).collect()
+    }
+
+    /// A few replaces with unsynced appends in between, so that every crash mode has choices.
+    fn replaces(fs: &FaultBackend) -> io::Result<()> {
+        for i in 0..4u8 {
+            replace(fs, &vec![i; 700 * (i as usize + 1)])?;
+            let f = fs.open(p("/d/f"), OpenMode::ReadWrite)?;
+            f.write_all_at(&[0xEE; 900], f.len()?)?;
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn forks_at_crash_points_equal_die_at_every_operation() {
+        let setup = || {
+            let (fs, _) = durable_file(b"old contents");
+            fs.set_plan(FaultPlan::new());
+            fs
+        };
+        let modes = |n: u64| {
+            [
+                CrashMode::DropUnsynced,
+                CrashMode::KeepRandomPrefix { seed: n },
+                CrashMode::Torn { seed: n, sector: 512 },
+            ]
+        };
+        // One run, forking before every operation.
+        let fs = setup();
+        let base = fs.op_count();
+        let forks = Arc::new(Mutex::new(Vec::new()));
+        let sink = forks.clone();
+        fs.set_crash_point_hook(Some(Box::new(move |cp: &CrashPoint<'_>| {
+            assert_ne!(cp.kind(), OpKind::Any);
+            sink.lock().push((cp.op(), cp.fork()));
+        })));
+        replaces(&fs).unwrap();
+        fs.set_crash_point_hook(None);
+        let forks = std::mem::take(&mut *forks.lock());
+        assert_eq!(forks.len() as u64, fs.op_count() - base, "one fork per operation");
+        assert!(forks.iter().enumerate().all(|(i, (n, _))| *n == i as u64 + 1));
+        // The same crash states as re-running with the process dying at each operation.
+        for (n, fork) in forks {
+            for mode in modes(n) {
+                let died = setup();
+                died.set_plan(FaultPlan::new().die_at(n));
+                assert!(replaces(&died).is_err());
+                let copy = fork.fork();
+                assert_eq!(after_crash(&copy, mode), after_crash(&died, mode), "op {n}, {mode:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn fingerprint_tells_disks_apart_and_ignores_handles() {
+        let (fs, f) = durable_file(b"synced");
+        let before = fs.fingerprint();
+        assert_eq!(fs.fork().fingerprint(), before, "a fork reads the same");
+        f.write_all_at(b"!", 6).unwrap();
+        let written = fs.fingerprint();
+        assert_ne!(written, before, "volatile contents count");
+        f.sync_data().unwrap();
+        assert_ne!(fs.fingerprint(), written, "durable contents count");
+        fs.open(p("/d/g"), OpenMode::CreateNew).unwrap();
+        let created = fs.fingerprint();
+        fs.sync_dir(p("/d")).unwrap();
+        assert_ne!(fs.fingerprint(), created, "durable entries count");
+        // Reading or opening changes nothing.
+        let now = fs.fingerprint();
+        fs.open(p("/d/g"), OpenMode::Read).unwrap();
+        assert_eq!(fs.fingerprint(), now);
+    }
+
+    #[test]
+    fn a_fork_is_independent_and_keeps_durability() {
+        let (fs, f) = durable_file(b"synced");
+        f.write_all_at(b" and not", 6).unwrap();
+        let copy = fs.fork();
+        assert_eq!(copy.op_count(), 0);
+        assert_eq!(copy.file_bytes(p("/d/f")).unwrap(), b"synced and not");
+        assert_eq!(copy.durable_bytes(p("/d/f")).unwrap(), b"synced");
+        // Writes to one never reach the other; a lock held on the original is not held on the copy.
+        let _lock = fs.lock_dir(p("/d")).unwrap();
+        let g = copy.open(p("/d/f"), OpenMode::ReadWrite).unwrap();
+        g.write_all_at(b"X", 0).unwrap();
+        assert_eq!(fs.file_bytes(p("/d/f")).unwrap(), b"synced and not");
+        copy.lock_dir(p("/d")).unwrap();
+        copy.crash();
+        assert_eq!(copy.file_bytes(p("/d/f")).unwrap(), b"synced");
+        // The original's handle still works.
+        f.sync_data().unwrap();
+        fs.crash();
+        assert_eq!(fs.file_bytes(p("/d/f")).unwrap(), b"synced and not");
     }
 
     #[test]

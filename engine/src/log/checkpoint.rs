@@ -26,6 +26,8 @@ pub const RECOVERY_POINT_CHECKPOINT: &str = "recovery-point-offset-checkpoint";
 pub const LOG_START_OFFSET_CHECKPOINT: &str = "log-start-offset-checkpoint";
 /// File name of the per-partition leader epoch history (`epoch start_offset`).
 pub const LEADER_EPOCH_CHECKPOINT: &str = "leader-epoch-checkpoint";
+/// The largest checkpoint file read (64 MiB: hundreds of thousands of partitions' lines).
+pub const MAX_CHECKPOINT_BYTES: u64 = 64 << 20;
 
 /// How the entries of one kind of checkpoint file are written and read.
 pub trait CheckpointFormat {
@@ -128,10 +130,15 @@ impl<F: CheckpointFormat> CheckpointFile<F> {
             Err(e) => return Err(StorageError::io("open", &self.path, e).into()),
         };
         let len = file.len().map_err(|e| StorageError::io("stat", &self.path, e))?;
-        let len = usize::try_from(len).map_err(|_| StorageError::Corrupt {
-            path: self.path.clone(),
-            detail: format!("checkpoint file of {len} bytes is too large"),
-        })?;
+        // A checkpoint holds one short line per partition: a file past the bound is not one of
+        // ours, and its length must not size an allocation.
+        let len =
+            usize::try_from(len).ok().filter(|&n| n as u64 <= MAX_CHECKPOINT_BYTES).ok_or_else(|| {
+                StorageError::Corrupt {
+                    path: self.path.clone(),
+                    detail: format!("checkpoint file of {len} bytes is too large"),
+                }
+            })?;
         let mut bytes = vec![0u8; len];
         file.read_exact_at(&mut bytes, 0).map_err(|e| StorageError::io("read", &self.path, e))?;
         parse_checkpoint::<F>(&self.path, &bytes)

@@ -8,7 +8,8 @@
 //! round, so N concurrent appenders cost far fewer than N fsyncs.
 //!
 //! A failed sync takes the partition offline (sticky); the waiter gets the error and nothing it
-//! wrote is reported durable.
+//! wrote is reported durable. The bytes the failed sync covered are cut from the file, so that
+//! a restart cannot read back pages the kernel dropped from write-back (fsyncgate).
 
 use std::sync::Arc;
 
@@ -98,14 +99,19 @@ impl GroupCommit {
 
     /// Syncs every partition of a round at once.
     fn sync_round(&self, round: &[Arc<PartitionLog>]) {
-        let targets: Vec<(i64, Arc<dyn IoFile>)> = round.iter().map(|p| p.sync_target()).collect();
-        let files: Vec<Arc<dyn IoFile>> = targets.iter().map(|(_, f)| f.clone()).collect();
+        let targets: Vec<_> = round.iter().map(|p| p.sync_target()).collect();
+        let files: Vec<Arc<dyn IoFile>> = targets.iter().map(|(_, s, _)| s.log_file().clone()).collect();
         let results = self.io.sync_many(&files);
-        for ((partition, (offset, file)), result) in round.iter().zip(&targets).zip(results) {
+        for ((partition, (offset, segment, size)), result) in round.iter().zip(&targets).zip(results) {
             match result {
-                Ok(()) => partition.mark_durable(*offset),
+                Ok(()) => {
+                    segment.note_synced(*size);
+                    partition.mark_durable(*offset);
+                }
                 Err(e) => {
-                    partition.fail(StorageError::io("fdatasync", file.path(), e).into());
+                    partition.fail(StorageError::io("fdatasync", segment.log_file().path(), e).into());
+                    // Never retried and trusted: what this sync covered is cut from the file.
+                    partition.discard_unsynced(segment);
                 }
             }
         }

@@ -282,16 +282,84 @@ impl PartitionLog {
         let now = self.ctx.clock.now_ms();
         let mut producers = ProducerStateManager::new(self.ctx.producer_config);
         let mut from = self.log_start_offset();
-        if let Some((offset, entries)) = self.snapshots.load_latest(end, &mut report.discarded_snapshots)? {
+        let segments = self.segments.read().clone();
+        if let Some((offset, entries)) =
+            self.snapshots.load_latest_checked(end, &mut report.discarded_snapshots, |offset, entries| {
+                check_snapshot(&segments, offset, entries)
+            })?
+        {
             producers.load_snapshot(entries, offset, now);
             from = from.max(offset);
         }
-        let segments = self.segments.read().clone();
         replay(&segments, from, end, &mut producers, &mut report.producer_state_batches_replayed)?;
         producers.update_map_end_offset(end);
         inner.producers = producers;
         Ok(())
     }
+}
+
+/// Whether a producer snapshot taken at `offset` agrees with the log it describes. A snapshot's
+/// CRC only proves it was written whole; a snapshot that disagrees with the log (found by
+/// fuzzing: an open transaction said to start inside another producer's batch) would pin the
+/// last stable offset below that batch forever, and read_committed consumers with it. Checked:
+/// every producer's last batch ends before the snapshot offset, with a delta inside it; an open
+/// transaction starts before the snapshot offset, not after the producer's last batch, and —
+/// when that part of the log is still there — exactly at a transactional data batch of the same
+/// producer. A snapshot that fails is discarded like a corrupt one and producer state is
+/// rebuilt from an older one (or the log start) by replaying the log.
+fn check_snapshot(
+    segments: &SegmentMap,
+    offset: i64,
+    entries: &[crate::producer::SnapshotEntry],
+) -> Result<()> {
+    let bad = |detail: String| -> Result<()> {
+        Err(StorageError::Corrupt { path: PathBuf::from(format!("producer snapshot at {offset}")), detail }
+            .into())
+    };
+    let log_start = segments.keys().next().copied().unwrap_or(offset);
+    for e in entries {
+        let pid = e.producer_id;
+        if e.last_offset < -1 || e.last_offset >= offset {
+            return bad(format!("producer {pid}: last offset {} is not below {offset}", e.last_offset));
+        }
+        if e.last_offset >= 0 && !(0..=e.last_offset).contains(&i64::from(e.offset_delta)) {
+            return bad(format!(
+                "producer {pid}: offset delta {} for last offset {}",
+                e.offset_delta, e.last_offset
+            ));
+        }
+        let first = e.current_txn_first_offset;
+        if first == -1 {
+            continue;
+        }
+        if first < 0 || first >= offset || (e.last_offset >= 0 && first > e.last_offset) {
+            return bad(format!(
+                "producer {pid}: open transaction at {first} (last offset {}, snapshot at {offset})",
+                e.last_offset
+            ));
+        }
+        if first < log_start {
+            // Deleted by retention: nothing left to compare with.
+            continue;
+        }
+        let Some((_, segment)) = segments.range(..=first).next_back() else { continue };
+        let Some(read) = segment.read(first, 1, i64::MAX, true)? else {
+            return bad(format!("producer {pid}: open transaction at {first}, past the log"));
+        };
+        let Some(Ok(b)) = batch::batches(&read.bytes).next() else {
+            return bad(format!("producer {pid}: open transaction at {first}: no readable batch there"));
+        };
+        if b.base_offset() != first || b.producer_id() != pid || !b.is_transactional() || b.is_control() {
+            return bad(format!(
+                "producer {pid}: open transaction at {first}, but the batch there is [{}, {}] of producer {}{}",
+                b.base_offset(),
+                b.last_offset(),
+                b.producer_id(),
+                if b.is_transactional() && !b.is_control() { "" } else { ", not transactional data" }
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Replays batches in `[from, end)` into producer state with replication origin.
@@ -376,7 +444,11 @@ fn rebuild_segment(
 ) -> Result<crate::segment::RecoveryScan> {
     let mut producers = ProducerStateManager::new(ctx.producer_config);
     let mut start = *segments.keys().next().expect("non-empty");
-    if let Some((offset, entries)) = snapshots.load_latest(base, &mut report.discarded_snapshots)? {
+    if let Some((offset, entries)) =
+        snapshots.load_latest_checked(base, &mut report.discarded_snapshots, |offset, entries| {
+            check_snapshot(segments, offset, entries)
+        })?
+    {
         producers.load_snapshot(entries, offset, ctx.clock.now_ms());
         start = offset;
     }
@@ -480,7 +552,11 @@ fn recover_unclean(
     }
     // Producer state as of the first dirty segment: newest snapshot at or below it, then replay.
     let mut start = *segments.keys().next().expect("non-empty");
-    if let Some((offset, entries)) = snapshots.load_latest(first_dirty, &mut report.discarded_snapshots)? {
+    if let Some((offset, entries)) =
+        snapshots.load_latest_checked(first_dirty, &mut report.discarded_snapshots, |offset, entries| {
+            check_snapshot(segments, offset, entries)
+        })?
+    {
         producers.load_snapshot(entries, offset, now);
         start = offset;
     }

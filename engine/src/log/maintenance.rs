@@ -306,9 +306,11 @@ impl PartitionLog {
             return Err(StorageError::Offline { partition: self.tp.to_string(), cause }.into());
         }
         let active = self.active_segment();
-        active.close()?;
-        for seg in self.segments.read().values() {
-            seg.flush()?;
+        let flushed = active.close().and_then(|()| self.segments.read().values().try_for_each(|s| s.flush()));
+        if let Err(e) = flushed {
+            let e = self.fail(e);
+            self.discard_unsynced_locked(&active);
+            return Err(e);
         }
         let leo = self.log_end_offset();
         self.snapshots.write(leo, &inner.producers.snapshot_entries())?;

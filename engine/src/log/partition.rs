@@ -269,6 +269,12 @@ impl PartitionLog {
         Ok(())
     }
 
+    /// Whether the partition was closed (by [`crate::Engine::close`] or because its topic was
+    /// deleted); a closed partition refuses every operation.
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
     fn check_open(&self) -> Result<()> {
         if self.closed.load(Ordering::Acquire) {
             return Err(StorageError::Closed(format!("partition {}", self.tp)).into());
@@ -621,8 +627,11 @@ impl PartitionLog {
         let active = self.active_segment();
         let max_age = config.segment_ms.saturating_sub(self.roll_jitter(config));
         if active.should_roll(incoming, max_timestamp, last_offset, config.segment_bytes, max_age, self.now())
+            && let Err(e) = self.roll(inner, first_offset)
         {
-            self.roll(inner, first_offset).map_err(|e| self.fail(e))?;
+            let e = self.fail(e);
+            self.discard_unsynced_locked(&active);
+            return Err(e);
         }
         Ok(())
     }
@@ -680,7 +689,12 @@ impl PartitionLog {
         self.check_writable()?;
         let mut inner = self.inner.lock();
         let leo = self.log_end_offset();
-        self.roll(&mut inner, leo).map_err(|e| self.fail(e))
+        let active = self.active_segment();
+        self.roll(&mut inner, leo).map_err(|e| {
+            let e = self.fail(e);
+            self.discard_unsynced_locked(&active);
+            e
+        })
     }
 
     // ------------------------------------------------------------ durability
@@ -694,13 +708,35 @@ impl PartitionLog {
         self.ctx.group_commit.wait_durable(self, offset)
     }
 
-    /// What a sync must cover: the log end offset first, then the active segment's file. The
-    /// order matters: every byte below the offset read first is either in the active segment
-    /// read second or in an older segment that was flushed at its roll.
-    pub(crate) fn sync_target(&self) -> (i64, Arc<dyn crate::io::IoFile>) {
+    /// What a sync must cover: the log end offset first, then the active segment and its
+    /// size. The order matters: every byte below the offset read first is either in the active
+    /// segment read second (and within the size read third) or in an older segment that was
+    /// flushed at its roll.
+    pub(crate) fn sync_target(&self) -> (i64, Arc<LogSegment>, u64) {
         let leo = self.log_end_offset();
-        let file = self.active_segment().log_file().clone();
-        (leo, file)
+        let segment = self.active_segment();
+        let size = segment.size();
+        (leo, segment, size)
+    }
+
+    /// After a failed sync of `segment`'s data: cuts the bytes not known to be durable (see
+    /// [`LogSegment::discard_unsynced`]). The partition is offline already.
+    pub(crate) fn discard_unsynced(&self, segment: &LogSegment) {
+        let _inner = self.inner.lock();
+        self.discard_unsynced_locked(segment);
+    }
+
+    /// [`Self::discard_unsynced`] with the writer lock held.
+    pub(super) fn discard_unsynced_locked(&self, segment: &LogSegment) {
+        match segment.discard_unsynced() {
+            Ok(0) => {}
+            Ok(n) => log::warn!(
+                "{}: cut {n} bytes of segment {} that a failed sync may not have written",
+                self.tp,
+                segment.base_offset()
+            ),
+            Err(e) => log::error!("{}: cannot cut the bytes a failed sync did not write: {e}", self.tp),
+        }
     }
 
     /// Records that everything below `offset` is durable (called by group commit after a
@@ -729,7 +765,11 @@ impl PartitionLog {
     pub fn flush(self: &Arc<Self>) -> Result<()> {
         self.sync()?;
         let active = self.active_segment();
-        active.flush().map_err(|e| self.fail(e))?;
+        if let Err(e) = active.flush() {
+            let e = self.fail(e);
+            self.discard_unsynced(&active);
+            return Err(e);
+        }
         let mut inner = self.inner.lock();
         inner.recovery_point = inner.recovery_point.max(self.durable_offset());
         Ok(())

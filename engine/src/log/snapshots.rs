@@ -87,9 +87,21 @@ impl SnapshotFiles {
         max_offset: i64,
         discarded: &mut Vec<String>,
     ) -> Result<Option<(i64, Vec<SnapshotEntry>)>> {
+        self.load_latest_checked(max_offset, discarded, |_, _| Ok(()))
+    }
+
+    /// [`SnapshotFiles::load_latest`] where a snapshot must also pass `check(offset, entries)`
+    /// (its agreement with the log it describes); one that fails it is discarded like a
+    /// corrupt one.
+    pub fn load_latest_checked(
+        &self,
+        max_offset: i64,
+        discarded: &mut Vec<String>,
+        check: impl Fn(i64, &[SnapshotEntry]) -> Result<()>,
+    ) -> Result<Option<(i64, Vec<SnapshotEntry>)>> {
         let offsets = self.list()?;
         for &offset in offsets.range(..=max_offset).rev() {
-            match self.read(offset) {
+            match self.read(offset).and_then(|entries| check(offset, &entries).map(|()| entries)) {
                 Ok(entries) => return Ok(Some((offset, entries))),
                 Err(e) => {
                     log::warn!("discarding producer snapshot {}: {e}", self.path(offset).display());

@@ -15,7 +15,9 @@ use parking_lot::{Mutex, RwLock};
 use crate::batch::{self, Frame, RecordBatch};
 use crate::error::{Result, StorageError};
 use crate::io::{IoBackend, IoFile, OpenMode};
-use crate::segment::{AbortedTxn, OffsetIndex, TimeIndex, TransactionIndex, TxnIndexSearchResult};
+use crate::segment::{
+    AbortedTxn, OffsetIndex, OffsetPosition, TimeIndex, TransactionIndex, TxnIndexSearchResult,
+};
 
 /// File-name suffixes of segment files.
 pub const LOG_SUFFIX: &str = ".log";
@@ -128,6 +130,9 @@ pub struct LogSegment {
     io: Arc<dyn IoBackend>,
     log: Arc<dyn IoFile>,
     size: AtomicU64,
+    /// Bytes of the `.log` file known to be durable: its size when opened (a clean close
+    /// flushed it; recovery flushes what it keeps) or when a sync of it last succeeded.
+    synced_size: AtomicU64,
     offset_index: RwLock<OffsetIndex>,
     time_index: RwLock<TimeIndex>,
     txn_index: Mutex<TransactionIndex>,
@@ -249,6 +254,7 @@ impl LogSegment {
             io,
             log,
             size: AtomicU64::new(size),
+            synced_size: AtomicU64::new(size),
             offset_index: RwLock::new(offset_index),
             time_index: RwLock::new(time_index),
             txn_index: Mutex::new(txn_index),
@@ -424,10 +430,7 @@ impl LogSegment {
     /// Finds the batch holding `offset` (the first batch whose last offset is ≥ `offset`),
     /// starting from the offset index floor. `None` when the segment ends before it.
     pub fn translate_offset(&self, offset: i64) -> Result<Option<BatchLocation>> {
-        let start = {
-            let idx = self.offset_index.read();
-            idx.lookup(offset).position as u64
-        };
+        let start = self.index_floor(offset)?;
         let mut found = None;
         self.scan_from(start, self.size(), |loc, _| {
             if loc.last_offset >= offset {
@@ -438,6 +441,45 @@ impl LogSegment {
             }
         })?;
         Ok(found)
+    }
+
+    /// Where to start scanning for `offset`: the position of the offset index's floor entry, if
+    /// the batch there agrees with it (a whole v2 batch holding the entry's offset); otherwise
+    /// the start of the segment. An index is trusted after a clean shutdown on Kafka's checks of
+    /// its last entries only, and one damaged elsewhere (found by fuzzing: an entry for the base
+    /// offset pointing at a later batch) made reads start past the records asked for, silently
+    /// skipping them. Checking the one header the scan reads anyway costs nothing; a bad entry
+    /// costs a scan from the segment start, never a wrong answer.
+    fn index_floor(&self, offset: i64) -> Result<u64> {
+        let entry = self.offset_index.read().lookup(offset);
+        let pos = u64::from(entry.position);
+        if pos == 0 {
+            return Ok(0);
+        }
+        let size = self.size();
+        let mut header = [0u8; batch::HEADER_SIZE];
+        if pos + batch::HEADER_SIZE as u64 > size {
+            return Ok(self.distrust_index(entry));
+        }
+        self.log.read_exact_at(&mut header, pos).map_err(|e| StorageError::io("read", self.log.path(), e))?;
+        let base = i64::from_be_bytes(header[0..8].try_into().expect("8 bytes"));
+        let last =
+            base.saturating_add(i64::from(i32::from_be_bytes(header[23..27].try_into().expect("4 bytes"))));
+        let whole = batch_size_from_header(&header).is_some_and(|n| pos + n as u64 <= size);
+        if !whole || header[16] as i8 != batch::MAGIC_V2 || !(base..=last).contains(&entry.offset) {
+            return Ok(self.distrust_index(entry));
+        }
+        Ok(pos)
+    }
+
+    fn distrust_index(&self, entry: OffsetPosition) -> u64 {
+        log::warn!(
+            "{}: index entry ({}, {}) does not match the log; scanning from the segment start",
+            Self::index_path(&self.dir, self.base_offset).display(),
+            entry.offset,
+            entry.position
+        );
+        0
     }
 
     /// Walks batch headers in `[start, end)`, calling `f(location, header_bytes)`; `f` returns
@@ -534,7 +576,7 @@ impl LogSegment {
     ) -> Result<Option<(i64, i64)>> {
         let floor = self.time_index.read().lookup(timestamp);
         let from_offset = floor.offset.max(starting_offset);
-        let start = self.offset_index.read().lookup(from_offset).position as u64;
+        let start = self.index_floor(from_offset)?;
         let mut hit = None;
         self.scan_from(start, self.size(), |loc, _| {
             if loc.max_timestamp >= timestamp && loc.last_offset >= starting_offset {
@@ -811,7 +853,31 @@ impl LogSegment {
     pub fn truncate_to_position(&self, position: u64) -> Result<()> {
         self.log.set_len(position).map_err(|e| StorageError::io("truncate", self.log.path(), e))?;
         self.size.store(position, Ordering::Release);
+        self.synced_size.fetch_min(position, Ordering::AcqRel);
         Ok(())
+    }
+
+    /// Records that the first `size` bytes of the `.log` file are durable (a sync of the file
+    /// that started when the segment was `size` bytes long succeeded).
+    pub fn note_synced(&self, size: u64) {
+        self.synced_size.fetch_max(size, Ordering::AcqRel);
+    }
+
+    /// After a failed sync of the `.log` file: cuts it back to the bytes known to be durable
+    /// and returns how many were cut. Linux may mark the pages of a failed write-back clean
+    /// while keeping them readable (fsyncgate), so these bytes would be read back after a
+    /// process restart and trusted by recovery — whose own fsync then succeeds without writing
+    /// them — and lost at the next power loss, together with everything appended after them.
+    /// The caller holds the partition's writer lock.
+    pub fn discard_unsynced(&self) -> Result<u64> {
+        let synced = self.synced_size.load(Ordering::Acquire);
+        let size = self.size();
+        if size <= synced {
+            return Ok(0);
+        }
+        self.log.set_len(synced).map_err(|e| StorageError::io("truncate", self.log.path(), e))?;
+        self.size.store(synced, Ordering::Release);
+        Ok(size - synced)
     }
 
     /// Called when the segment stops being the active one: Kafka appends a final time-index
@@ -833,7 +899,9 @@ impl LogSegment {
 
     /// Makes the `.log` data and the indexes durable.
     pub fn flush(&self) -> Result<()> {
+        let size = self.size();
         self.log.sync_data().map_err(|e| StorageError::io("fdatasync", self.log.path(), e))?;
+        self.note_synced(size);
         self.offset_index.read().flush()?;
         self.time_index.read().flush()?;
         self.txn_index.lock().flush()?;
@@ -857,6 +925,21 @@ impl LogSegment {
             return Err(StorageError::Corrupt {
                 path: Self::index_path(&self.dir, self.base_offset),
                 detail: format!("index entry points to position {} past the log end {size}", last.position),
+            }
+            .into());
+        }
+        // The clean open finds the log end by scanning from the last entry's position, so that
+        // entry must point at the batch holding its offset (Kafka checks less; a damaged last
+        // entry made the scan start inside a batch and lose the log end).
+        if self.offset_index.read().entries() > 0
+            && self.index_floor(last.offset)? != u64::from(last.position)
+        {
+            return Err(StorageError::Corrupt {
+                path: Self::index_path(&self.dir, self.base_offset),
+                detail: format!(
+                    "the last index entry ({}, {}) does not point at the batch holding its offset",
+                    last.offset, last.position
+                ),
             }
             .into());
         }
