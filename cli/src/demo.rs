@@ -764,12 +764,30 @@ pub fn run(args: &DemoArgs) -> CliResult {
     let secs = started.elapsed().as_secs_f64();
     if checks.all_ok() {
         println!("All {} checks passed in {secs:.1} s. Look around:", checks.0.len());
-        println!("  eoslog consume --data {} --topic {PAYMENTS} | head", args.data.display());
-        println!("  eoslog dump --deep {}/{PAYMENTS}-0 | less", args.data.display());
-        println!("  eoslog verify {}", args.data.display());
+        let eoslog = command_name();
+        println!("  {eoslog} consume --data {} --topic {PAYMENTS} | head", args.data.display());
+        println!("  {eoslog} dump --deep {}/{PAYMENTS}-0 | less", args.data.display());
+        println!("  {eoslog} verify {}", args.data.display());
         Ok(())
     } else {
         let failed = checks.0.iter().filter(|c| !c.ok).count();
         Err(CliError::new(Class::Failed, format!("{failed} of {} checks FAILED", checks.0.len())))
+    }
+}
+
+/// How to run this binary again from the current directory: `eoslog` when it is the one on
+/// `PATH`, else its path (relative when it is below the current directory, as after `make demo`).
+fn command_name() -> String {
+    let Ok(exe) = std::env::current_exe() else { return "eoslog".into() };
+    let on_path = std::env::var_os("PATH")
+        .map(|paths| std::env::split_paths(&paths).any(|dir| dir.join("eoslog") == exe))
+        .unwrap_or(false);
+    if on_path {
+        return "eoslog".into();
+    }
+    let cwd = std::env::current_dir().unwrap_or_default();
+    match exe.strip_prefix(&cwd) {
+        Ok(relative) => format!("./{}", relative.display()),
+        Err(_) => exe.display().to_string(),
     }
 }
