@@ -78,7 +78,7 @@ soak:
 bench-rpw:
 	$(CARGO) run --release -p eoslog --example rpw_bench
 
-## Group copier throughput with a member leaving and rejoining every 3 s vs a steady group
+## Group copier throughput with a member leaving and rejoining every 1.5 s vs a steady group
 ## (release build).
 bench-rebalance-copier:
 	$(CARGO) run --release -p eoslog --example rebalance_copier_bench

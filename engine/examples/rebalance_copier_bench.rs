@@ -6,9 +6,10 @@
 //!     [seconds] [rebalance-every-ms] [rounds] [records] [value-bytes] [data-dir]
 //! ```
 //!
-//! Defaults: 12 s per measurement, a rebalance every 3000 ms, 2 rounds (alternating which
-//! pipeline goes first), 3000000 input records of 100 bytes over 6 partitions, a temporary
-//! directory. Three members copy `in` to an output topic, each a consumer that `subscribe`s
+//! Defaults: 4 s per measurement, a rebalance every 1500 ms, 2 rounds (alternating which
+//! pipeline goes first), 12000000 input records of 100 bytes over 6 partitions (1.2 GB: the
+//! copier runs at about a million records a second, and the input must outlast every
+//! measurement), a temporary directory. Three members copy `in` to an output topic, each a consumer that `subscribe`s
 //! (cooperative-sticky) and a transactional producer of its own, committing every 100 ms with
 //! the member's group metadata. In the *steady* pipeline nobody comes or goes; in the *churn*
 //! pipeline one member after the other leaves the group (closing its consumer, which revokes
@@ -287,10 +288,10 @@ fn median(mut v: Vec<f64>) -> f64 {
 fn main() -> eoslog::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let arg = |i: usize, default: f64| args.get(i).and_then(|a| a.parse().ok()).unwrap_or(default);
-    let seconds = arg(0, 12.0);
-    let every = Duration::from_millis(arg(1, 3000.0) as u64);
+    let seconds = arg(0, 4.0);
+    let every = Duration::from_millis(arg(1, 1500.0) as u64);
     let rounds = (arg(2, 2.0) as usize).max(1);
-    let records = arg(3, 3_000_000.0) as usize;
+    let records = arg(3, 12_000_000.0) as usize;
     let value_bytes = arg(4, 100.0) as usize;
     let tmp;
     let dir = match args.get(5) {
