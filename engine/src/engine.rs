@@ -775,7 +775,8 @@ impl Engine {
 
     /// Closes the engine: stops background work, flushes and closes every partition, writes the
     /// checkpoints and the clean-shutdown marker (only if every partition closed cleanly), and
-    /// releases the directory lock once the last clone is dropped.
+    /// releases the directory lock at once, even while clones are still alive (their later
+    /// calls fail with a closed error), so the directory can be opened again right away.
     pub fn close(&self) -> Result<()> {
         self.inner.shutdown()
     }
